@@ -1,0 +1,62 @@
+"""Experiments: one module per figure of the paper, each with a validated config and a run.
+
+The sweep runner only needs, per experiment, the notebook that runs one configuration and a
+function that validates one configuration's parameters before anything long starts. This
+registry maps experiment names to both; tests register small experiments of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A sweepable experiment.
+
+    Attributes:
+        name: the name used on the command line (``junk-dna sweep NAME``).
+        notebook: file name of its notebook in the notebooks folder.
+        validate: checks one run's parameters (a flat dict of JSON literals) and returns
+            them normalized; raises ValueError naming the bad value and the allowed ones.
+        default_notebook_dir: where the notebook lives when the caller gives no folder.
+    """
+
+    name: str
+    notebook: str
+    validate: Callable[[Mapping[str, Any]], dict[str, Any]]
+    default_notebook_dir: Path | None = None
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def register(experiment: Experiment) -> Experiment:
+    """Add (or replace) an experiment in the registry; returns it."""
+    _REGISTRY[experiment.name] = experiment
+    return experiment
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment called ``name``.
+
+    Raises:
+        ValueError: naming the bad value and the registered names.
+    """
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown experiment {name!r}; allowed: {sorted(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def experiment_names() -> list[str]:
+    """Names of every registered experiment."""
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def _load_builtin() -> None:
+    from junk_dna.experiments import true_gem  # noqa: F401  (registers itself)

