@@ -109,7 +109,27 @@ class MaskEnforcer:
             for param, pruned, frozen in self._items:
                 param.masked_scatter_(pruned, frozen)
 
+    @torch.no_grad()
+    def violations(self) -> int:
+        """How many pruned weights break the mode's invariant right now: nonzero ones for
+        ``sparse``, ones differing (bitwise) from their pre-trained value for ``freeze``;
+        always 0 for ``dense`` and ``sparse_to_dense`` (which promise nothing)."""
+        if self.mode == "sparse":
+            return int(sum((param[~mask] != 0).sum().item() for param, mask, _ in self._items))
+        if self.mode == "freeze":
+            return int(sum((_bits(param[pruned]) != _bits(frozen)).sum().item()
+                           for param, pruned, frozen in self._items))
+        return 0
+
     @property
     def enforces(self) -> bool:
         """Whether :meth:`after_step` does anything for this mode."""
         return self.mode in ("sparse", "freeze")
+
+
+_INT_OF_SIZE = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    """The raw bit patterns of ``t`` as integers (so -0.0 != 0.0 and NaN == same NaN)."""
+    return t.contiguous().view(_INT_OF_SIZE[t.element_size()])

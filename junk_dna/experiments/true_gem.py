@@ -1,0 +1,277 @@
+"""'Are pre-trained magnitude values the true gem?' (the paper's TRUE_GEM figure).
+
+One run = one fine-tune: load a pre-trained encoder, compute a one-shot mask on its
+pre-trained weights, fine-tune under a transfer mode (dense, sparse, freeze,
+sparse_to_dense), evaluate after every epoch, and write one record.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from junk_dna.experiments import Experiment, register
+from junk_dna.results import atomic_write_text
+from junk_dna.transfer import MODES, check_mode
+
+PATTERNS: tuple[str, ...] = ("unstructured", "nm")
+PRUNABLE_POLICIES: tuple[str, ...] = ("encoder", "original")
+PRUNING_FIELDS: tuple[str, ...] = ("pattern", "sparsity", "nm", "scope", "criterion")
+
+
+@dataclass(frozen=True)
+class TrueGemConfig:
+    """Every parameter of one true-gem run (the notebook's ``parameters`` cell).
+
+    Fields not used by a run are ``None`` after :meth:`normalized` (e.g. ``sparsity`` of an
+    N:M run, every pruning field of a dense run), so equal runs have equal parameters.
+    """
+
+    model: str = "minilm"  # embedded alias, local folder, or hub id (e.g. "roberta-large")
+    task: str = "sst2-embedded"  # junk_dna.tasks.TASKS key; "sst2" = GLUE from the hub
+    data_fraction: float = 1.0  # share of the training split kept, in (0, 1]
+    subset: str = "random"  # "random" (seeded) or "prefix" (first rows, the original's)
+    mode: str = "sparse"  # dense | sparse | freeze | sparse_to_dense
+    pattern: str | None = "unstructured"  # unstructured | nm
+    sparsity: float | None = 0.5  # unstructured: share pruned, in [0, 1)
+    nm: str | None = None  # N:M: N weights KEPT per group of M, e.g. "7:8" (mildest) .. "1:8"
+    scope: str | None = "global"  # unstructured: "global" (original GLUE) | "layer"
+    criterion: str | None = "magnitude"  # magnitude | random | largest (controls)
+    prunable: str | None = "encoder"  # "encoder" (pre-trained linear weights) | "original" (+head)
+    include_embeddings: bool | None = False  # also prune embeddings (original without --noembed)
+    seed: int = 41
+    epochs: int = 3
+    batch_size: int = 16
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.06
+    max_length: int = 128
+    eval_batch_size: int = 64
+    mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (through accelerate)
+
+    def __post_init__(self) -> None:
+        from junk_dna.tasks import check_fraction, get_task
+
+        get_task(self.task)
+        check_fraction(self.data_fraction, self.subset)
+        check_mode(self.mode)
+        if self.mode != "dense" and self.prunable not in PRUNABLE_POLICIES:
+            raise ValueError(f"unknown prunable policy {self.prunable!r}; "
+                             f"allowed: {list(PRUNABLE_POLICIES)}")
+        if self.mode != "dense":
+            if self.pattern not in PATTERNS:
+                raise ValueError(f"unknown pattern {self.pattern!r}; allowed: {list(PATTERNS)}")
+            self.pruning_config()  # validates sparsity / nm / scope / criterion
+        _check_int("seed", self.seed, 0)
+        _check_int("epochs", self.epochs, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("max_length", self.max_length, 8)
+        _check_int("eval_batch_size", self.eval_batch_size, 1)
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate {self.learning_rate!r} must be a number > 0")
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay {self.weight_decay!r} must be a number >= 0")
+        if not (isinstance(self.warmup_ratio, (int, float)) and 0 <= self.warmup_ratio < 1):
+            raise ValueError(f"warmup_ratio {self.warmup_ratio!r} is outside [0, 1)")
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            raise ValueError(f"unknown mixed_precision {self.mixed_precision!r}; "
+                             "allowed: ['no', 'fp16', 'bf16']")
+
+    def pruning_config(self):
+        """The :class:`junk_dna.pruning.PruningConfig` of this run (``None`` for dense).
+
+        Raises:
+            ValueError: a pruning field is invalid (message names the value).
+        """
+        from junk_dna.pruning import PruningConfig
+
+        if self.mode == "dense":
+            return None
+        if self.pattern == "unstructured":
+            if self.sparsity is None:
+                raise ValueError("pattern 'unstructured' needs a sparsity in [0, 1); got None")
+            return PruningConfig(pattern="unstructured", sparsity=float(self.sparsity),
+                                 scope=self.scope or "global",
+                                 criterion=self.criterion or "magnitude", seed=self.seed)
+        if self.nm is None:
+            raise ValueError("pattern 'nm' needs nm='N:M' (N kept of M), e.g. '4:8'; got None")
+        return PruningConfig(pattern="nm", nm=str(self.nm),
+                             criterion=self.criterion or "magnitude", seed=self.seed)
+
+    def normalized(self) -> TrueGemConfig:
+        """The same run with every unused field set to ``None`` (canonical identity)."""
+        values = asdict(self)
+        if self.mode == "dense":
+            values.update(dict.fromkeys(PRUNING_FIELDS), prunable=None, include_embeddings=None)
+        elif self.pattern == "unstructured":
+            values.update(nm=None, sparsity=float(self.sparsity), scope=self.scope or "global",
+                          criterion=self.criterion or "magnitude")
+        else:
+            from junk_dna.pruning import parse_nm
+
+            n, m = parse_nm(str(self.nm))
+            values.update(sparsity=None, scope=None, nm=f"{n}:{m}",
+                          criterion=self.criterion or "magnitude")
+        values["data_fraction"] = float(self.data_fraction)
+        values["learning_rate"] = float(self.learning_rate)
+        values["weight_decay"] = float(self.weight_decay)
+        values["warmup_ratio"] = float(self.warmup_ratio)
+        return TrueGemConfig(**values)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> TrueGemConfig:
+        """Build from a flat mapping, rejecting unknown keys.
+
+        Raises:
+            ValueError: an unknown key (named, with the allowed keys) or an invalid value.
+        """
+        allowed = [f.name for f in fields(cls)]
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown true_gem parameter(s) {unknown}; allowed: {allowed}")
+        return cls(**params)
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]) -> TrueGemConfig:
+        """Build from a notebook's globals: picks the fields by name, ignores the rest."""
+        return cls(**{f.name: namespace[f.name] for f in fields(cls) if f.name in namespace})
+
+
+def validate(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate one run's parameters without loading anything heavy; return them normalized.
+
+    The model name is checked by :func:`junk_dna.models.resolve_model` (an alias, a folder
+    with config.json, or a hub id whose config the hub has).
+
+    Raises:
+        ValueError: any invalid parameter, named with the allowed values.
+    """
+    from junk_dna.models import resolve_model
+
+    cfg = TrueGemConfig.from_params(params).normalized()
+    resolve_model(cfg.model)
+    return asdict(cfg)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} {value!r} must be an integer >= {minimum}")
+
+
+register(Experiment(name="true_gem", notebook="true_gem.ipynb", validate=validate))
+
+__all__ = ["MODES", "PATTERNS", "TrueGemConfig", "run", "validate"]
+
+
+def run(
+    config: TrueGemConfig,
+    run_dir: str | Path | None = None,
+    *,
+    on_epoch: Any = None,
+) -> dict[str, Any]:
+    """Run one configuration end to end and return its record.
+
+    Steps: seed everything; load the task data and the model (the task head is initialized
+    from the seed); select the prunable weights; compute the one-shot mask on the pre-trained
+    values; fine-tune under the transfer mode; check the mode's invariant on the final
+    weights; write ``run_dir/record.json`` (atomically) and ``run_dir/sparsity.csv``.
+
+    Args:
+        config: the run's parameters (validated on construction).
+        run_dir: folder for the record; ``None`` writes nothing.
+        on_epoch: optional callback receiving each epoch's metrics (live display).
+
+    Returns:
+        The record (see :mod:`junk_dna.results`).
+
+    Raises:
+        RuntimeError: the transfer mode's invariant does not hold after training.
+    """
+    import torch
+    from transformers import set_seed
+
+    from junk_dna.models import load_model
+    from junk_dna.pruning import compute_masks, nm_group_dims, select_prunable, sparsity_report
+    from junk_dna.results import git_commit, package_versions, write_record
+    from junk_dna.tasks import load_task
+    from junk_dna.training import TrainConfig, fine_tune
+    from junk_dna.transfer import MaskEnforcer
+
+    start = time.perf_counter()
+    cfg = config.normalized()
+    threads = os.environ.get("JUNK_DNA_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))
+    set_seed(cfg.seed)
+    data = load_task(cfg.task, data_fraction=cfg.data_fraction, subset=cfg.subset,
+                     seed=cfg.seed)
+    loaded = load_model(cfg.model, num_labels=data.spec.num_labels)
+    model = loaded.model
+
+    pruning = cfg.pruning_config()
+    # A dense run prunes nothing; its report covers the default policy's weights.
+    params = select_prunable(model, cfg.prunable or "encoder",
+                             include_embeddings=bool(cfg.include_embeddings),
+                             new_param_names=loaded.new_param_names)
+    masks = {} if pruning is None else compute_masks(
+        {k: v.detach() for k, v in params.items()}, pruning,
+        group_dims=nm_group_dims(model, params))
+    report = sparsity_report(params, masks if masks else None)
+
+    enforcers: list[MaskEnforcer] = []
+
+    def make_enforcer(unwrapped: torch.nn.Module) -> MaskEnforcer:
+        named = dict(unwrapped.named_parameters())
+        enforcer = MaskEnforcer({k: named[k] for k in params} if masks else {}, masks,
+                                cfg.mode)
+        enforcers.append(enforcer)
+        return enforcer
+
+    train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size,
+                            learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
+                            warmup_ratio=cfg.warmup_ratio, eval_batch_size=cfg.eval_batch_size,
+                            max_length=cfg.max_length, seed=cfg.seed,
+                            mixed_precision=cfg.mixed_precision)
+    result = fine_tune(model, loaded.tokenizer, data, train_cfg, make_enforcer=make_enforcer,
+                       on_epoch=on_epoch)
+    violations = enforcers[0].violations()
+    if violations:
+        raise RuntimeError(f"transfer mode {cfg.mode!r}: {violations} pruned weights break "
+                           "the invariant after training")
+    final_params = {k: v.detach() for k, v in model.named_parameters() if k in params}
+    after = sparsity_report(final_params)
+    total = report.iloc[-1]
+    record = {
+        "experiment": "true_gem",
+        "run_id": Path(run_dir).name if run_dir is not None else "interactive",
+        "status": "ok",
+        "params": asdict(cfg),
+        "resolved": {**loaded.resolved.as_record(),
+                     **{k: v for k, v in data.resolved.items() if not isinstance(v, dict)},
+                     "n_eval": data.resolved.get("n_eval"),
+                     "prunable_tensors": len(params)},
+        "epochs": result.epochs,
+        "final": {"last": result.last, "best": result.best, "best_epoch": result.best_epoch},
+        "sparsity": {
+            "target": 0.0 if pruning is None else pruning.target_sparsity,
+            "reached": float(total["sparsity"]),
+            "prunable": int(total["numel"]),
+            "pruned": int(total["pruned"]),
+            "zeros_after_training": float(after.iloc[-1]["sparsity"]),
+            "invariant_violations": violations,
+        },
+        "steps": result.steps,
+        "wall_time_s": round(time.perf_counter() - start, 3),
+        "threads": torch.get_num_threads(),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+    }
+    if run_dir is not None:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(run_dir) / "sparsity.csv", report.to_csv(index=False))
+        write_record(run_dir, record)
+    return record

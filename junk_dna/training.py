@@ -1,0 +1,209 @@
+"""Fine-tuning with the run_glue protocol, device-agnostic through accelerate.
+
+The protocol of the original code (transformers' ``run_glue_no_trainer.py``): AdamW with no
+weight decay on biases and LayerNorm weights, a linear schedule with warmup (a ratio, 6 % by
+default, as the original forced), evaluation after every epoch; the record keeps both the
+LAST epoch (what the original reported) and the BEST one. A transfer mode's projection
+(:class:`junk_dna.transfer.MaskEnforcer`) runs after every optimizer step, the last included.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from junk_dna.metrics import get_metric
+from junk_dna.tasks import TaskData
+from junk_dna.transfer import MaskEnforcer
+
+NO_DECAY: tuple[str, ...] = ("bias", "LayerNorm.weight", "layer_norm.weight", "layernorm.weight")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimization settings of one fine-tune.
+
+    Attributes:
+        epochs: passes over the training examples (>= 1).
+        batch_size: training examples per optimizer step.
+        learning_rate: peak AdamW learning rate.
+        weight_decay: decoupled weight decay on all but biases and LayerNorm weights.
+        warmup_ratio: share of the total steps spent warming up linearly, in [0, 1).
+        eval_batch_size: examples per evaluation forward pass.
+        max_length: tokens kept per example (truncation; padding is dynamic per batch).
+        seed: seeds the shuffling order (dropout uses the global RNG seeded by the caller).
+        mixed_precision: accelerate's ``"no"``, ``"fp16"`` or ``"bf16"``.
+    """
+
+    epochs: int = 3
+    batch_size: int = 16
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.06
+    eval_batch_size: int = 64
+    max_length: int = 128
+    seed: int = 0
+    mixed_precision: str = "no"
+
+
+@dataclass
+class TrainResult:
+    """What a fine-tune measured.
+
+    Attributes:
+        epochs: one entry per epoch: ``{"epoch": e, "metrics": {name: value}}``.
+        last: metrics after the last epoch. best: metrics of the best epoch (main metric).
+        best_epoch: 1-based epoch of ``best``.
+        steps: optimizer steps taken.
+        train_loss: mean training loss per epoch.
+    """
+
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    last: dict[str, float] = field(default_factory=dict)
+    best: dict[str, float] = field(default_factory=dict)
+    best_epoch: int = 0
+    steps: int = 0
+    train_loss: list[float] = field(default_factory=list)
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups as in run_glue: decay everything but biases and LayerNorm weights."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if any(nd in name for nd in NO_DECAY) else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def encode(
+    tokenizer: Any, columns: Mapping[str, Sequence[Any]], text_fields: Sequence[str],
+    max_length: int,
+) -> list[dict[str, Any]]:
+    """Tokenize a task split into a list of per-example feature dicts (with ``labels``).
+
+    Args:
+        tokenizer: a ``transformers`` tokenizer.
+        columns: field name -> values (the text fields and ``"label"``), all of length n.
+        text_fields: one or two text fields (single sentence or sentence pair).
+        max_length: truncation length in tokens.
+
+    Returns:
+        n dicts with ``input_ids``, ``attention_mask`` (and ``token_type_ids`` if the
+        tokenizer makes them) as lists of ints, and ``labels``.
+    """
+    texts = [list(columns[f]) for f in text_fields]
+    enc = tokenizer(*texts, truncation=True, max_length=max_length)
+    keys = list(enc.keys())
+    labels = list(columns["label"])
+    return [{**{k: enc[k][i] for k in keys}, "labels": labels[i]} for i in range(len(labels))]
+
+
+def evaluate(
+    model: torch.nn.Module, loader: Any, metric: str, num_labels: int,
+) -> dict[str, float]:
+    """Score ``model`` on a data loader with the task's metric (model put in eval mode)."""
+    model.eval()
+    preds, labels = [], []
+    with torch.no_grad():
+        for batch in loader:
+            logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+            if num_labels == 1:
+                preds.append(logits.squeeze(-1).float().cpu().numpy())
+            else:
+                preds.append(logits.argmax(-1).cpu().numpy())
+            labels.append(batch["labels"].cpu().numpy())
+    return get_metric(metric)(np.concatenate(preds), np.concatenate(labels))
+
+
+def fine_tune(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    data: TaskData,
+    config: TrainConfig,
+    *,
+    make_enforcer: Callable[[torch.nn.Module], MaskEnforcer] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Fine-tune ``model`` on ``data.train``, evaluating every split of ``data.evals``.
+
+    Args:
+        model: a sequence-classification model (its head matches ``data.spec.num_labels``).
+        tokenizer: the model's tokenizer.
+        data: the task's examples (see :func:`junk_dna.tasks.load_task`).
+        config: optimization settings.
+        make_enforcer: builds the transfer mode's enforcer from the model once it sits on its
+            device (so the enforcer holds the device tensors); ``start()`` is called before
+            the first step and ``after_step()`` after every optimizer step, the last included.
+        on_epoch: called with each epoch's entry (for live display in a notebook).
+
+    Returns:
+        Per-epoch metrics; metric names of the first eval split are plain (``accuracy``),
+        those of further splits carry ``@split`` (``accuracy@validation_mismatched``).
+    """
+    from accelerate import Accelerator
+    from torch.utils.data import DataLoader
+    from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
+
+    spec = data.spec
+    accelerator = Accelerator(mixed_precision=config.mixed_precision,
+                              cpu=not torch.cuda.is_available())
+    collate = DataCollatorWithPadding(tokenizer)
+    train_feats = encode(tokenizer, data.train, spec.text_fields, config.max_length)
+    generator = torch.Generator().manual_seed(config.seed)
+    train_loader = DataLoader(train_feats, batch_size=config.batch_size, shuffle=True,
+                              collate_fn=collate, generator=generator)
+    eval_loaders = {
+        split: DataLoader(encode(tokenizer, cols, spec.text_fields, config.max_length),
+                          batch_size=config.eval_batch_size, collate_fn=collate)
+        for split, cols in data.evals.items()
+    }
+    optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay),
+                                  lr=config.learning_rate)
+    steps_per_epoch = math.ceil(len(train_feats) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=math.ceil(config.warmup_ratio * total),
+        num_training_steps=total)
+    model, optimizer, train_loader, scheduler = accelerator.prepare(
+        model, optimizer, train_loader, scheduler)
+    eval_loaders = {k: accelerator.prepare(v) for k, v in eval_loaders.items()}
+    enforcer = make_enforcer(accelerator.unwrap_model(model)) if make_enforcer else None
+    if enforcer is not None:
+        enforcer.start()
+
+    result = TrainResult()
+    main_metric = spec.main_metric
+    best_value = -math.inf
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        losses = []
+        for batch in train_loader:
+            loss = model(**batch).loss
+            accelerator.backward(loss)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            if enforcer is not None:
+                enforcer.after_step()
+            losses.append(loss.detach().float().item())
+            result.steps += 1
+        metrics: dict[str, float] = {}
+        for i, (split, loader) in enumerate(eval_loaders.items()):
+            scores = evaluate(model, loader, spec.metric, spec.num_labels)
+            metrics.update({(k if i == 0 else f"{k}@{split}"): v for k, v in scores.items()})
+        entry = {"epoch": epoch, "metrics": metrics, "train_loss": float(np.mean(losses))}
+        result.epochs.append(entry)
+        result.train_loss.append(entry["train_loss"])
+        if metrics[main_metric] > best_value:
+            best_value, result.best, result.best_epoch = metrics[main_metric], metrics, epoch
+        if on_epoch is not None:
+            on_epoch(entry)
+    result.last = result.epochs[-1]["metrics"]
+    return result

@@ -1,0 +1,70 @@
+"""Shared fixtures: tiny models built from configs (no download) and a tiny synthetic task."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub id fails at once instead of retrying
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+WORDS = ["good", "great", "fine", "lovely", "superb", "nice", "bad", "awful", "poor", "dull", "boring", "terrible", "movie", "film", "plot", "acting", "the", "a", "was", "is", "very", "really", "quite"]
+
+
+def make_tokenizer(folder: Path):
+    """A BERT WordPiece tokenizer over a tiny vocabulary written to ``folder``."""
+    from transformers import BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    return BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)})
+
+
+def make_tiny_bert(num_labels: int = 2, seed: int = 0):
+    """A 2-layer BERT (hidden 32) for sequence classification, randomly initialized."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(WORDS) + 5, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64,
+                        max_position_embeddings=64, num_labels=num_labels)
+    return BertForSequenceClassification(config)
+
+
+def make_sentiment_data(n_train: int = 96, n_test: int = 48, seed: int = 0):
+    """A synthetic, learnable sentiment task as :class:`junk_dna.tasks.TaskData`."""
+    import numpy as np
+
+    from junk_dna.tasks import TaskData, TaskSpec
+
+    rng = np.random.default_rng(seed)
+    pos, neg = WORDS[:6], WORDS[6:12]
+    filler = WORDS[12:]
+
+    def split(n: int):
+        labels = rng.integers(0, 2, n).tolist()
+        sentences = []
+        for y in labels:
+            words = list(rng.choice(filler, 4)) + [rng.choice(pos if y else neg)]
+            rng.shuffle(words)
+            sentences.append(" ".join(words))
+        return {"sentence": sentences, "label": labels}
+
+    spec = TaskSpec(name="synthetic", source="embedded", text_fields=("sentence",),
+                    num_labels=2, metric="accuracy", main_metric="accuracy")
+    return TaskData(spec=spec, train=split(n_train), evals={"test": split(n_test)},
+                    resolved={"data_source": "synthetic"})
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path: Path) -> Path:
+    """A folder with a tiny BERT classifier and its tokenizer (loads like a hub model)."""
+    folder = tmp_path / "tiny-bert"
+    tok = make_tokenizer(folder)
+    make_tiny_bert().save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
