@@ -11,7 +11,31 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-WORDS = ["good", "great", "fine", "lovely", "superb", "nice", "bad", "awful", "poor", "dull", "boring", "terrible", "movie", "film", "plot", "acting", "the", "a", "was", "is", "very", "really", "quite"]
+WORDS = [
+    "good",
+    "great",
+    "fine",
+    "lovely",
+    "superb",
+    "nice",
+    "bad",
+    "awful",
+    "poor",
+    "dull",
+    "boring",
+    "terrible",
+    "movie",
+    "film",
+    "plot",
+    "acting",
+    "the",
+    "a",
+    "was",
+    "is",
+    "very",
+    "really",
+    "quite",
+]
 
 
 def make_tokenizer(folder: Path):
@@ -29,9 +53,15 @@ def make_tiny_bert(num_labels: int = 2, seed: int = 0):
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(WORDS) + 5, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64,
-                        max_position_embeddings=64, num_labels=num_labels)
+    config = BertConfig(
+        vocab_size=len(WORDS) + 5,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=num_labels,
+    )
     return BertForSequenceClassification(config)
 
 
@@ -54,10 +84,20 @@ def make_sentiment_data(n_train: int = 96, n_test: int = 48, seed: int = 0):
             sentences.append(" ".join(words))
         return {"sentence": sentences, "label": labels}
 
-    spec = TaskSpec(name="synthetic", source="embedded", text_fields=("sentence",),
-                    num_labels=2, metric="accuracy", main_metric="accuracy")
-    return TaskData(spec=spec, train=split(n_train), evals={"test": split(n_test)},
-                    resolved={"data_source": "synthetic"})
+    spec = TaskSpec(
+        name="synthetic",
+        source="embedded",
+        text_fields=("sentence",),
+        num_labels=2,
+        metric="accuracy",
+        main_metric="accuracy",
+    )
+    return TaskData(
+        spec=spec,
+        train=split(n_train),
+        evals={"test": split(n_test)},
+        resolved={"data_source": "synthetic"},
+    )
 
 
 @pytest.fixture
