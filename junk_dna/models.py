@@ -166,11 +166,24 @@ def load_model(
     dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
     if dtype not in dtypes:
         raise ValueError(f"unknown dtype {dtype!r}; allowed: {list(dtypes)}")
+    from transformers.utils import logging as hf_logging
+
     resolved = resolved or resolve_model(name)
-    model, info = AutoModelForSequenceClassification.from_pretrained(
-        resolved.location, num_labels=num_labels, dtype=dtypes[dtype], output_loading_info=True,
-    )
-    tokenizer = AutoTokenizer.from_pretrained(resolved.location)
+    # The load report ("classifier.weight MISSING") is expected for a new head; the record
+    # keeps the same information as new_param_names, so keep notebooks and logs quiet.
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            resolved.location, num_labels=num_labels, dtype=dtypes[dtype],
+            output_loading_info=True,
+        )
+        tokenizer = AutoTokenizer.from_pretrained(resolved.location)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     missing = frozenset(info.get("missing_keys", ()))
     return LoadedModel(model=model, tokenizer=tokenizer, resolved=resolved,
                        new_param_names=missing)
