@@ -164,8 +164,9 @@ def fine_tune(
                           batch_size=config.eval_batch_size, collate_fn=collate)
         for split, cols in data.evals.items()
     }
+    # The fused kernel (CPU and CUDA) is the same AdamW update, many times faster on CPU.
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay),
-                                  lr=config.learning_rate)
+                                  lr=config.learning_rate, fused=True)
     steps_per_epoch = math.ceil(len(train_feats) / config.batch_size)
     total = steps_per_epoch * config.epochs
     scheduler = get_linear_schedule_with_warmup(
