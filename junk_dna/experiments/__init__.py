@@ -59,4 +59,27 @@ def experiment_names() -> list[str]:
 
 
 def _load_builtin() -> None:
+    """Import the built-in experiments and every plugin module named in ``JUNK_DNA_PLUGINS``.
+
+    ``JUNK_DNA_PLUGINS`` is a comma-separated list of importable module names; each module
+    registers its experiments with :func:`register` when imported.
+
+    Raises:
+        ImportError: a plugin module cannot be imported (the message names it).
+    """
+    import importlib
+    import os
+
     from junk_dna.experiments import true_gem  # noqa: F401  (registers itself)
+
+    for module in os.environ.get("JUNK_DNA_PLUGINS", "").split(","):
+        module = module.strip()
+        if not module:
+            continue
+        try:
+            importlib.import_module(module)
+        except Exception as err:
+            raise ImportError(
+                f"cannot import experiment plugin {module!r} named in JUNK_DNA_PLUGINS "
+                f"({type(err).__name__}: {err})"
+            ) from err

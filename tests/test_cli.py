@@ -1,0 +1,77 @@
+"""The ``junk-dna`` command line: exit codes, messages, light start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from junk_dna.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_true_gem_smoke_dry_run_lists_three_runs(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "true_gem", "--preset", "smoke", "--dry-run",
+                 "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("  todo ")]
+    assert len(lines) == 3
+    assert [line.split()[1].split("_")[3] for line in lines] == ["dense", "sparse", "freeze"]
+    assert "3 runs: 0 done, 3 to do" in out
+    assert not (tmp_path / "true_gem").exists()
+
+
+def test_unknown_preset_exits_2_listing_the_presets(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "true_gem", "--preset", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "'nope'" in err and "['smoke', 'default', 'paper']" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_experiment_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", "nope", "--preset", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert "'nope'" in err and "true_gem" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["sweep", "true_gem"],  # --preset missing
+    ["sweep", "true_gem", "--preset", "smoke", "--jobs", "0"],
+    ["sweep", "true_gem", "--preset", "smoke", "--jobs", "two"],
+    ["bogus"],
+    [],
+])
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert "usage: junk-dna" in capsys.readouterr().err
+
+
+def test_presets_lists_experiments_counts_and_descriptions(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["presets", "true_gem"]) == 0
+    out = capsys.readouterr().out
+    for name, count in (("smoke", 3), ("default", 38), ("paper", 882)):
+        assert any(line.split()[:3] == [name, str(count), "runs,"] for line in out.splitlines())
+    assert "roberta-large" in out
+    assert main(["presets"]) == 0
+    assert "true_gem" in capsys.readouterr().out
+    assert main(["presets", "nope"]) == 2
+
+
+def test_cli_start_is_light_and_runs_as_module() -> None:
+    code = ("import sys, junk_dna.cli as c; rc = c.main(['sweep', 'true_gem']);"
+            "print(rc, 'torch' in sys.modules, 'transformers' in sys.modules, "
+            "'pandas' in sys.modules)")
+    start = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout.split()
+    assert out == ["2", "False", "False", "False"]
+    assert time.monotonic() - start < 5
+    proc = subprocess.run([sys.executable, "-m", "junk_dna.cli", "sweep", "true_gem",
+                           "--preset", "nope"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and "'nope'" in proc.stderr and "Traceback" not in proc.stderr
