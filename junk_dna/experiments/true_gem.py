@@ -141,11 +141,12 @@ class TrueGemConfig:
         return cls(**{f.name: namespace[f.name] for f in fields(cls) if f.name in namespace})
 
 
-def validate(params: Mapping[str, Any]) -> dict[str, Any]:
+def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, Any]:
     """Validate one run's parameters without loading anything heavy; return them normalized.
 
     The model name is checked by :func:`junk_dna.models.resolve_model` (an alias, a folder
-    with config.json, or a hub id whose config the hub has).
+    with config.json, or a hub id whose config the hub has; ``check_hub=False`` accepts any
+    well-formed hub id without asking the hub, for dry runs).
 
     Raises:
         ValueError: any invalid parameter, named with the allowed values.
@@ -153,7 +154,7 @@ def validate(params: Mapping[str, Any]) -> dict[str, Any]:
     from junk_dna.models import resolve_model
 
     cfg = TrueGemConfig.from_params(params).normalized()
-    resolve_model(cfg.model)
+    resolve_model(cfg.model, check_hub=check_hub)
     return asdict(cfg)
 
 
