@@ -49,8 +49,9 @@ class MaskEnforcer:
             Must cover exactly the names of ``params`` (``dense`` takes an empty mapping).
         mode: one of :data:`MODES`.
 
-    Memory: ``freeze`` keeps a copy of the pruned pre-trained values only (one float per
-    pruned weight); ``sparse`` and ``sparse_to_dense`` keep nothing beyond the masks.
+    Memory: ``freeze`` keeps one dense tensor per parameter holding the pre-trained values
+    at the pruned positions (one float per weight: the price of a two-pass restore that costs
+    about as much as re-zeroing); ``sparse`` and ``sparse_to_dense`` keep only the masks.
 
     Raises:
         ValueError: unknown mode, names that differ, or a mask whose shape or dtype does not
@@ -76,6 +77,8 @@ class MaskEnforcer:
             raise ValueError(f"masks and parameters differ: no mask for {missing}, "
                              f"mask without parameter {extra}")
         self._items = []
+        self._keep_u8: list[torch.Tensor] = []
+        self._neg_zero: list[torch.Tensor | None] = []
         for name, param in params.items():
             mask = masks[name]
             if mask.dtype != torch.bool:
@@ -86,9 +89,13 @@ class MaskEnforcer:
             mask = mask.to(param.device)
             frozen = None
             if mode == "freeze":
-                mask = ~mask  # store where to restore: the pruned positions
-                frozen = param.detach()[mask].clone()  # (n_pruned,) pre-trained values
+                # (same shape) pre-trained values at pruned positions, 0 at kept ones
+                frozen = param.detach().masked_fill(mask, 0)
+                neg_zero = (~mask) & (frozen == 0) & torch.signbit(frozen)
+                self._neg_zero.append(neg_zero.view(-1).nonzero().view(-1) if
+                                      bool(neg_zero.any()) else None)
             self._items.append((param, mask, frozen))
+            self._keep_u8.append(mask.view(torch.uint8))
 
     @torch.no_grad()
     def start(self) -> None:
@@ -103,11 +110,16 @@ class MaskEnforcer:
         """Re-project after an optimizer step: re-zero (``sparse``) or restore the
         pre-trained values (``freeze``) of the pruned weights. No-op for other modes."""
         if self.mode == "sparse":
-            for param, mask, _ in self._items:
-                param.mul_(mask)
+            for param, keep in zip(self._params(), self._keep_u8, strict=True):
+                param.mul_(keep)
         elif self.mode == "freeze":
-            for param, pruned, frozen in self._items:
-                param.masked_scatter_(pruned, frozen)
+            # w * keep + frozen: kept weights unchanged (w + 0), pruned ones = 0 + pre-trained.
+            # Two streaming passes, several times faster than masked_scatter_ on CPU.
+            for (param, _, frozen), keep, neg in zip(self._items, self._keep_u8,
+                                                      self._neg_zero, strict=True):
+                param.mul_(keep).add_(frozen)
+                if neg is not None:  # 0 + (-0.0) is +0.0: restore the sign bit exactly
+                    param.view(-1).index_fill_(0, neg, -0.0)
 
     @torch.no_grad()
     def violations(self) -> int:
@@ -117,9 +129,12 @@ class MaskEnforcer:
         if self.mode == "sparse":
             return int(sum((param[~mask] != 0).sum().item() for param, mask, _ in self._items))
         if self.mode == "freeze":
-            return int(sum((_bits(param[pruned]) != _bits(frozen)).sum().item()
-                           for param, pruned, frozen in self._items))
+            return int(sum((_bits(param[~mask]) != _bits(frozen[~mask])).sum().item()
+                           for param, mask, frozen in self._items))
         return 0
+
+    def _params(self) -> list[torch.Tensor]:
+        return [param for param, _, _ in self._items]
 
     @property
     def enforces(self) -> bool:

@@ -97,3 +97,16 @@ def test_enforcer_rejects_bad_input():
         MaskEnforcer({"w": w}, {}, "sparse")
     with pytest.raises(ValueError, match="takes no masks"):
         MaskEnforcer({"w": w}, {"w": torch.ones(2, 4, dtype=torch.bool)}, "dense")
+
+
+def test_freeze_restores_negative_zero_and_extreme_values_bit_exactly():
+    pre = torch.tensor([[-0.0, 0.0, 1e-38, -3.4e37], [5.0, -0.0, 7.0, 1e-45]])
+    w = torch.nn.Parameter(pre.clone())
+    mask = torch.tensor([[False, False, False, False], [True, False, True, False]])
+    enf = MaskEnforcer({"w": w}, {"w": mask}, "freeze")
+    with torch.no_grad():
+        w.mul_(-3.0).add_(1.0)  # an optimizer step that moves every weight
+    enf.after_step()
+    assert torch.equal(w.detach()[~mask].view(torch.int32), pre[~mask].view(torch.int32))
+    assert torch.equal(w.detach()[mask], pre[mask] * -3.0 + 1.0)
+    assert enf.violations() == 0
