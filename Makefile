@@ -18,16 +18,9 @@ STAMP := $(VENV)/.junk-dna-setup
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile tools/install-torch.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@if $(BIN)/python -c "import sys, torch; sys.exit(torch.__version__.split('+')[0] != '$(TORCH_VERSION)')" 2>/dev/null; then \
-	  echo "torch $(TORCH_VERSION) already installed"; \
-	elif command -v nvidia-smi >/dev/null 2>&1; then \
-	  $(BIN)/pip install "torch==$(TORCH_VERSION)"; \
-	else \
-	  $(BIN)/pip install "torch==$(TORCH_VERSION)" --index-url $(TORCH_CPU_INDEX) \
-	    || $(BIN)/pip install "torch==$(TORCH_VERSION)+cpu" || exit 1; \
-	fi
+	tools/install-torch.sh $(BIN)/python $(TORCH_VERSION) $(TORCH_CPU_INDEX)
 	$(BIN)/pip install -q -e ".[dev]"
 	$(BIN)/pip install -q --no-deps $(EMBEDDED)
 	@touch $(STAMP)

@@ -33,9 +33,10 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by collect() only: workers and the CLI stay light
+    import pandas as pd
 
 RECORD_NAME = "record.json"
 SCHEMA_VERSION = 1
@@ -156,6 +157,8 @@ def collect(root: str | os.PathLike[str], *, status: str | None = "ok") -> pd.Da
     (``"last"`` or ``"best"``), ``metric`` and ``value``. Runs whose status differs from
     ``status`` are left out (``status=None`` keeps all).
     """
+    import pandas as pd
+
     rows: list[dict[str, Any]] = []
     for run_dir, rec in iter_records(root):
         if status is not None and rec.get("status") != status:

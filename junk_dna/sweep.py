@@ -985,13 +985,7 @@ def _worker_main(argv: Sequence[str]) -> int:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    def atomic_write_text(path: str, text: str) -> None:  # junk_dna.results' imports pandas
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+    from junk_dna.results import atomic_write_text
 
     params = json.loads(Path(params_file).read_text(encoding="utf-8"))
     for attempt in (1, 2):

@@ -1,0 +1,43 @@
+"""The real notebooks, executed by papermill through the CLI at smoke scale (embedded model)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from junk_dna.results import collect
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "junk_dna.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_smoke_sweep_then_figures_from_the_real_notebooks(tmp_path):
+    runs, figs = tmp_path / "runs", tmp_path / "figures"
+    done = _cli("sweep", "true_gem", "--preset", "smoke", "--runs-dir", str(runs),
+                "--no-progress")
+    assert done.returncode == 0, done.stderr[-3000:]
+    df = collect(runs)
+    assert df["run_id"].nunique() == 3
+    assert set(df["mode"]) == {"dense", "sparse", "freeze"}
+    for run_dir in (runs / "true_gem").iterdir():
+        assert (run_dir / "true_gem.ipynb").exists() and (run_dir / "record.json").exists()
+    sparse = df[(df["mode"] == "sparse") & (df["which"] == "last")].iloc[0]
+    assert sparse["sparsity_reached"] == pytest.approx(0.5, abs=1e-6)
+
+    again = _cli("sweep", "true_gem", "--preset", "smoke", "--runs-dir", str(runs),
+                 "--no-progress")
+    assert again.returncode == 0 and "3 already done, 0 ran now" in again.stdout + again.stderr
+
+    fig = _cli("figures", "--runs-dir", str(runs), "--figures-dir", str(figs))
+    assert fig.returncode == 0, fig.stderr[-3000:]
+    for ext in ("png", "pdf"):
+        assert (figs / f"true_gem.{ext}").stat().st_size > 10_000
+    assert (runs / "figures" / "figures.ipynb").exists()
