@@ -16,8 +16,8 @@ just before the call, after ``malloc_trim``) of:
 
 then the cost of enforcing a mask after each optimizer step (``MaskEnforcer.after_step`` of
 ``junk_dna.transfer``, modes ``sparse`` and ``freeze``) as a percentage of a dense training step
-of RobertaForSequenceClassification (forward + backward + fused AdamW) at batch 4 x 64, and of
-a few alternative implementations of those projections, for comparison.
+of RobertaForSequenceClassification (forward + backward + fused AdamW) at batch 16 x 128
+(--batch, --seq-len), and of a few alternative implementations of those projections, for comparison.
 """
 
 from __future__ import annotations
@@ -174,6 +174,10 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="repetitions (median reported)")
     parser.add_argument("--sparsity", type=float, default=0.5)
     parser.add_argument("--steps", type=int, default=4, help="timed training steps")
+    parser.add_argument("--batch", type=int, default=16,
+                        help="training batch (the paper's batch size is 16)")
+    parser.add_argument("--seq-len", type=int, default=128,
+                        help="tokens per example (the paper's max length is 512)")
     args = parser.parse_args()
     s = args.sparsity
 
@@ -268,13 +272,14 @@ def main() -> None:
     print(f"  ours vs copy floor: {ours / copy_s:.1f}x the time of one copy")
 
     # ---- mask enforcement per training step ----------------------------------------------
-    print(f"\nmask enforcement per training step (batch 4 x 64, fused AdamW, sparsity {s})")
+    b, t = args.batch, args.seq_len
+    print(f"\nmask enforcement per training step (batch {b} x {t}, fused AdamW, sparsity {s})")
     g = torch.Generator().manual_seed(0)
     vocab = model.config.vocab_size
     batch = {
-        "input_ids": torch.randint(3, vocab, (4, 64), generator=g),
-        "attention_mask": torch.ones(4, 64, dtype=torch.long),
-        "labels": torch.randint(0, 2, (4,), generator=g),
+        "input_ids": torch.randint(3, vocab, (b, t), generator=g),
+        "attention_mask": torch.ones(b, t, dtype=torch.long),
+        "labels": torch.randint(0, 2, (b,), generator=g),
     }
     model.train()
     # fused AdamW, as junk_dna.training uses (the same update, much faster on CPU)
@@ -308,15 +313,25 @@ def main() -> None:
         nbytes(masks),
     )
     freeze = MaskEnforcer(params, masks, "freeze")
-    frozen_vals = {k: params[k].detach()[~m].clone() for k, m in masks.items()}
     enforce(
-        "MaskEnforcer('freeze').after_step()  [masked_scatter_]",
+        "MaskEnforcer('freeze').after_step()  [mul_(keep).add_(frozen)]",
         lambda _: freeze.after_step(),
-        nbytes(masks, frozen_vals),
+        nbytes(masks) + 4 * n,  # masks + one dense float32 copy of the pre-trained values
     )
+    freeze = None  # free its copy before the alternatives allocate theirs
+    frozen_vals = {k: params[k].detach()[~m].clone() for k, m in masks.items()}
+    pruned_masks = {k: ~m for k, m in masks.items()}
+
+    def scatter(_: object) -> None:
+        with torch.no_grad():
+            for k, p in params.items():
+                p.masked_scatter_(pruned_masks[k], frozen_vals[k])
 
     # alternatives, for comparison (same effect on the weights)
     print("  alternatives:")
+    enforce("freeze: masked_scatter_(~mask, pruned values)", scatter,
+            nbytes(masks, pruned_masks, frozen_vals))
+    pruned_masks.clear()
     pruned = {k: ~m for k, m in masks.items()}
 
     def fill_zero(_: object) -> None:
