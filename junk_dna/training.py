@@ -38,6 +38,11 @@ class TrainConfig:
         max_length: tokens kept per example (truncation; padding is dynamic per batch).
         seed: seeds the shuffling order (dropout uses the global RNG seeded by the caller).
         mixed_precision: accelerate's ``"no"``, ``"fp16"`` or ``"bf16"``.
+        group_by_length: batch examples of similar length together (as transformers'
+            ``group_by_length``): shuffled mega-batches of ``8 * batch_size`` examples are
+            sorted by length and cut into batches, whose order is shuffled again. Same
+            examples per epoch, same number of steps, far less padding (about 1.6x fewer
+            tokens on SST-2). ``False`` (plain shuffling) is the original's protocol.
     """
 
     epochs: int = 3
@@ -49,6 +54,40 @@ class TrainConfig:
     max_length: int = 128
     seed: int = 0
     mixed_precision: str = "no"
+    group_by_length: bool = False
+
+
+class LengthGroupedBatchSampler:
+    """Batches of similar-length examples in a seeded random order (see ``TrainConfig``).
+
+    Args:
+        lengths: token count of each example, shape (n,).
+        batch_size: examples per batch.
+        generator: the torch RNG that draws every epoch's order (seeded by the caller).
+        megabatch_mult: mega-batch size in batches.
+
+    Yields lists of example indices; ``len()`` is ``ceil(n / batch_size)`` like a plain
+    shuffled loader.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, generator: torch.Generator,
+                 megabatch_mult: int = 8) -> None:
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.generator = generator
+        self.megabatch = batch_size * megabatch_mult
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        batches = []
+        for start in range(0, len(order), self.megabatch):
+            mega = sorted(order[start:start + self.megabatch], key=lambda i: -self.lengths[i])
+            batches += [mega[i:i + self.batch_size] for i in range(0, len(mega), self.batch_size)]
+        for j in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[j]
 
 
 @dataclass
@@ -157,8 +196,13 @@ def fine_tune(
     collate = DataCollatorWithPadding(tokenizer)
     train_feats = encode(tokenizer, data.train, spec.text_fields, config.max_length)
     generator = torch.Generator().manual_seed(config.seed)
-    train_loader = DataLoader(train_feats, batch_size=config.batch_size, shuffle=True,
-                              collate_fn=collate, generator=generator)
+    if config.group_by_length:
+        sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in train_feats],
+                                            config.batch_size, generator)
+        train_loader = DataLoader(train_feats, batch_sampler=sampler, collate_fn=collate)
+    else:
+        train_loader = DataLoader(train_feats, batch_size=config.batch_size, shuffle=True,
+                                  collate_fn=collate, generator=generator)
     eval_loaders = {
         split: DataLoader(encode(tokenizer, cols, spec.text_fields, config.max_length),
                           batch_size=config.eval_batch_size, collate_fn=collate)

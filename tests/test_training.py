@@ -48,3 +48,32 @@ def test_no_weight_decay_on_biases_and_layernorm():
     assert all("bias" not in names[id(p)] and "LayerNorm" not in names[id(p)]
                for p in decay["params"])
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_length_grouped_batches_cover_every_example_once_with_less_padding():
+    from junk_dna.training import LengthGroupedBatchSampler
+
+    lengths = torch.randint(5, 60, (203,), generator=torch.Generator().manual_seed(0)).tolist()
+    sampler = LengthGroupedBatchSampler(lengths, 16, torch.Generator().manual_seed(1))
+    epoch1, epoch2 = list(sampler), list(sampler)
+    assert len(epoch1) == len(sampler) == 13  # ceil(203 / 16), as a plain loader
+    for epoch in (epoch1, epoch2):
+        assert sorted(i for b in epoch for i in b) == list(range(203))
+    assert epoch1 != epoch2  # a new order every epoch
+    again = list(LengthGroupedBatchSampler(lengths, 16, torch.Generator().manual_seed(1)))
+    assert again == epoch1  # seeded
+
+    def padded(batches):
+        return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+    plain = torch.randperm(203, generator=torch.Generator().manual_seed(1)).tolist()
+    assert padded(epoch1) < 0.8 * padded([plain[i:i + 16] for i in range(0, 203, 16)])
+
+
+def test_group_by_length_trains_to_the_same_quality(tmp_path):
+    torch.manual_seed(0)
+    model = make_tiny_bert()
+    result = fine_tune(model, make_tokenizer(tmp_path / "tok"), make_sentiment_data(),
+                       TrainConfig(**{**CFG.__dict__, "group_by_length": True}))
+    assert result.steps == 8 * 6
+    assert max(e["metrics"]["accuracy"] for e in result.epochs) >= 0.9

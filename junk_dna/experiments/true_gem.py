@@ -52,6 +52,7 @@ class TrueGemConfig:
     max_length: int = 128
     eval_batch_size: int = 64
     mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (through accelerate)
+    group_by_length: bool = False  # batch similar lengths (less padding); False = original
 
     def __post_init__(self) -> None:
         from junk_dna.tasks import check_fraction, get_task
@@ -77,6 +78,8 @@ class TrueGemConfig:
             raise ValueError(f"weight_decay {self.weight_decay!r} must be a number >= 0")
         if not (isinstance(self.warmup_ratio, (int, float)) and 0 <= self.warmup_ratio < 1):
             raise ValueError(f"warmup_ratio {self.warmup_ratio!r} is outside [0, 1)")
+        if not isinstance(self.group_by_length, bool):
+            raise ValueError(f"group_by_length {self.group_by_length!r} must be true or false")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
             raise ValueError(f"unknown mixed_precision {self.mixed_precision!r}; "
                              "allowed: ['no', 'fp16', 'bf16']")
@@ -236,7 +239,8 @@ def run(
                             learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
                             warmup_ratio=cfg.warmup_ratio, eval_batch_size=cfg.eval_batch_size,
                             max_length=cfg.max_length, seed=cfg.seed,
-                            mixed_precision=cfg.mixed_precision)
+                            mixed_precision=cfg.mixed_precision,
+                            group_by_length=cfg.group_by_length)
     result = fine_tune(model, loaded.tokenizer, data, train_cfg, make_enforcer=make_enforcer,
                        on_epoch=on_epoch)
     violations = enforcers[0].violations()
