@@ -83,3 +83,25 @@ def test_local_folder_loads(tiny_model_dir):
     loaded = load_model(str(tiny_model_dir), num_labels=2)
     assert loaded.resolved.source == "local"
     assert loaded.new_param_names == frozenset()  # the saved tiny model has its head
+
+
+def test_hub_tasks_load_their_train_and_every_eval_split(monkeypatch):
+    import datasets
+
+    calls = []
+
+    def fake_load_dataset(path, name, split):
+        calls.append((path, name, split))
+        n = 10 if split == "train" else 4
+        return datasets.Dataset.from_dict({"premise": [f"p{i}" for i in range(n)],
+                                           "hypothesis": [f"h{i}" for i in range(n)],
+                                           "label": [i % 3 for i in range(n)]})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    data = load_task("mnli", data_fraction=0.5, subset="prefix")
+    assert calls == [("nyu-mll/glue", "mnli", "train"),
+                     ("nyu-mll/glue", "mnli", "validation_matched"),
+                     ("nyu-mll/glue", "mnli", "validation_mismatched")]
+    assert data.train["premise"] == ["p0", "p1", "p2", "p3", "p4"]  # the first 50 %
+    assert list(data.evals) == ["validation_matched", "validation_mismatched"]
+    assert data.resolved["data_source"] == "hub"

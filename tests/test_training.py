@@ -77,3 +77,12 @@ def test_group_by_length_trains_to_the_same_quality(tmp_path):
                        TrainConfig(**{**CFG.__dict__, "group_by_length": True}))
     assert result.steps == 8 * 6
     assert max(e["metrics"]["accuracy"] for e in result.epochs) >= 0.9
+
+
+def test_every_eval_split_is_scored_and_named(tmp_path):
+    data = make_sentiment_data()
+    data.evals = {"validation_matched": data.evals["test"],
+                  "validation_mismatched": make_sentiment_data(seed=9).evals["test"]}
+    result = fine_tune(make_tiny_bert(), make_tokenizer(tmp_path / "tok"), data,
+                       TrainConfig(epochs=1, batch_size=32, learning_rate=1e-3))
+    assert set(result.last) == {"accuracy", "accuracy@validation_mismatched"}
