@@ -1,0 +1,382 @@
+"""The paper's three claims, each turned into a number and a plain verdict from collected runs.
+
+Every claim is checked on the ``true_gem`` runs of a :func:`~junk_dna.results.collect` table,
+with scores normalized to the dense model (:func:`~junk_dna.analysis.normalize_to_dense`):
+
+A. *Monotonic drop*: the normalized score falls as sparsity grows (per pattern).
+B. *Harder tasks drop faster*: with less training data (a smaller ``data_fraction``) the
+   normalized curve lies lower.
+C. *Freezing recovers, sparse-to-dense does not*: at the highest sparsity, dense transfer with
+   the pruned weights frozen at their pre-trained values beats sparse-to-dense transfer and
+   stays close to the dense model.
+
+The thresholds below are fixed a priori from the wording of the claims; they are never fitted
+to any run. Each verdict is one of :data:`VERDICTS`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from junk_dna.analysis import baseline_keys, normalize_to_dense
+from junk_dna.results import atomic_write_text
+
+#: The experiment whose runs the claims are checked on.
+EXPERIMENT = "true_gem"
+#: Verdict words.
+SUPPORTED, NOT_SUPPORTED, NOT_ENOUGH = "supported", "not supported", "not enough runs"
+VERDICTS: tuple[str, ...] = (SUPPORTED, NOT_SUPPORTED, NOT_ENOUGH)
+
+#: A rise of the normalized score between consecutive sparsity points larger than this
+#: (normalized points, dense = 100) counts as a violation of monotonicity.
+TOL_POINTS = 1.0
+#: Fewest sparsity points a curve needs to enter the monotonicity check.
+MIN_CURVE_POINTS = 3
+#: Claim A needs the median Spearman correlation of score vs sparsity at or below this (a
+#: constant curve, whose correlation is undefined, counts as 0: it does not drop).
+SPEARMAN_MAX = -0.8
+#: Claim A tolerates violations in at most this share of all consecutive steps.
+MAX_VIOLATION_SHARE = 0.10
+#: Claim C needs the frozen model's mean normalized score at the highest sparsity >= this.
+FREEZE_RECOVERS = 95.0
+#: Bootstrap over seeds: number of resamples, generator seed, confidence level.
+N_BOOTSTRAP = 2000
+BOOTSTRAP_SEED = 0
+CI_LEVEL = 0.95
+#: Modes of the monotonicity claim (pruned weights absent or re-grown from zero).
+MONOTONIC_MODES: tuple[str, ...] = ("sparse", "sparse_to_dense")
+
+#: Keys of one curve (normalized score against sparsity).
+CURVE_KEYS: tuple[str, ...] = ("model", "task", "data_fraction", "mode", "pattern", "seed")
+COLUMNS: tuple[str, ...] = ("claim", "scope", "statistic", "value", "ci_low", "ci_high",
+                            "n_runs", "n_seeds", "verdict", "detail")
+CLAIM_A, CLAIM_B, CLAIM_C = "A: monotonic drop", "B: harder drops faster", \
+    "C: freezing recovers"
+STATEMENTS: dict[str, str] = {
+    CLAIM_A: "The performance loss from one-shot magnitude pruning of the pre-trained weights "
+             "grows monotonically with sparsity.",
+    CLAIM_B: "The loss grows faster the harder the downstream task is (here: the less "
+             "fine-tuning data).",
+    CLAIM_C: "The loss is irreversible: letting the pruned weights train again "
+             "(sparse-to-dense) does not recover it, while keeping them frozen at their "
+             "pre-trained values (dense transfer with freezing) does.",
+}
+
+
+def curve_x(df: pd.DataFrame) -> pd.Series:
+    """The numeric sparsity of each row: ``sparsity`` for unstructured rows, ``1 - N/M`` for
+    N:M rows (N weights kept per group of M), NaN for dense rows.
+
+    Raises:
+        ValueError: an N:M row whose ``nm`` is not of the form ``"N:M"``.
+    """
+    def one(row: pd.Series) -> float:
+        if row.get("pattern") == "nm":
+            try:
+                n, m = (int(v) for v in str(row["nm"]).split(":"))
+            except ValueError as exc:
+                raise ValueError(f"nm {row['nm']!r} is not 'N:M'") from exc
+            return 1.0 - n / m
+        if row.get("pattern") == "unstructured":
+            return float(row["sparsity"])
+        return float("nan")
+
+    if df.empty:
+        return pd.Series(dtype=float, index=df.index)
+    return df.apply(one, axis=1).astype(float)
+
+
+def _extra_keys(norm: pd.DataFrame) -> list[str]:
+    """Run parameters besides the curve keys that vary in the table (e.g. learning rate):
+    curves are never pooled across them."""
+    skip = set(CURVE_KEYS) | {"dense_value", "normalized", "_x"}
+    return [k for k in baseline_keys(norm)
+            if k not in skip and norm[k].astype(str).nunique() > 1]
+
+
+def _pruned(norm: pd.DataFrame) -> pd.DataFrame:
+    out = norm[(norm["mode"] != "dense")].dropna(subset=["normalized"]).copy()
+    out["_x"] = curve_x(out)
+    return out.dropna(subset=["_x"])
+
+
+def _scope(keys: dict, many_models: bool) -> str:
+    parts = [str(keys["model"])] if many_models else []
+    parts += [str(keys[k]) for k in ("task",) if k in keys]
+    if "data_fraction" in keys:
+        parts.append(f"{float(keys['data_fraction']) * 100:g}% data")
+    parts += [f"{k}={v}" for k, v in keys.items()
+              if k not in ("model", "task", "data_fraction", "pattern")]
+    parts.append(str(keys["pattern"]))
+    return " / ".join(parts)
+
+
+def monotonicity(norm: pd.DataFrame) -> pd.DataFrame:
+    """One row per curve (model, task, data fraction, mode, pattern, seed and any other varying
+    run parameter) of the pruned modes with at least :data:`MIN_CURVE_POINTS` sparsity points.
+
+    Columns: the keys, ``spearman`` (of normalized score vs sparsity, NaN for a constant
+    curve), ``violations`` (rises larger than :data:`TOL_POINTS` between consecutive points),
+    ``n_points``.
+
+    Args:
+        norm: output of :func:`~junk_dna.analysis.normalize_to_dense`.
+    """
+    keys = list(CURVE_KEYS) + _extra_keys(norm) if not norm.empty else list(CURVE_KEYS)
+    cols = [*keys, "spearman", "violations", "n_points"]
+    if norm.empty:
+        return pd.DataFrame(columns=cols)
+    pruned = _pruned(norm)
+    rows = []
+    for vals, sub in pruned.groupby(keys, dropna=False, sort=True):
+        curve = sub.groupby("_x")["normalized"].mean().sort_index()
+        if len(curve) < MIN_CURVE_POINTS:
+            continue
+        y = curve.to_numpy()
+        rho = float("nan") if np.ptp(y) == 0 else float(stats.spearmanr(curve.index, y)[0])
+        rows.append({**dict(zip(keys, vals, strict=True)), "spearman": rho,
+                     "violations": int((np.diff(y) > TOL_POINTS).sum()), "n_points": len(y)})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _bootstrap(diff: np.ndarray) -> tuple[float, float, float]:
+    """Point estimate and percentile CI of the mean over x of the mean over seeds of ``diff``
+    (seeds x points, NaN where missing), resampling seeds (rows) with replacement."""
+    def area(d: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(np.nanmean(d, axis=-2), axis=-1)
+
+    point = float(area(diff))
+    if diff.shape[0] < 2:
+        return point, float("nan"), float("nan")
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    idx = rng.integers(0, diff.shape[0], size=(N_BOOTSTRAP, diff.shape[0]))
+    boot = area(diff[idx])
+    tail = 100 * (1 - CI_LEVEL) / 2
+    lo, hi = np.nanpercentile(boot, [tail, 100 - tail])
+    return point, float(lo), float(hi)
+
+
+def _n_runs(sub: pd.DataFrame) -> int:
+    return int(sub["run_id"].nunique()) if "run_id" in sub.columns else len(sub)
+
+
+def _row(claim: str, scope: str, statistic: str, value: float, ci: tuple[float, float],
+         n_runs: int, n_seeds: int, verdict: str, detail: str) -> dict:
+    return dict(zip(COLUMNS, (claim, scope, statistic, value, ci[0], ci[1], n_runs, n_seeds,
+                              verdict, detail), strict=True))
+
+
+def _claim_a(norm: pd.DataFrame) -> list[dict]:
+    mono = monotonicity(norm)
+    pruned = _pruned(norm)
+    rows = []
+    for pattern in sorted(pruned["pattern"].dropna().unique()):
+        used = pruned[(pruned["pattern"] == pattern) & pruned["mode"].isin(MONOTONIC_MODES)]
+        curves = mono[(mono["pattern"] == pattern) & mono["mode"].isin(MONOTONIC_MODES)]
+        nan2 = (float("nan"), float("nan"))
+        if curves.empty:
+            rows.append(_row(CLAIM_A, pattern, "median spearman", float("nan"), nan2,
+                             _n_runs(used), int(used["seed"].nunique()), NOT_ENOUGH,
+                             f"No {'/'.join(MONOTONIC_MODES)} curve has "
+                             f"{MIN_CURVE_POINTS} or more sparsity points."))
+            continue
+        # a constant curve (spearman NaN) does not drop: it counts as 0 in the median
+        med = float(curves["spearman"].fillna(0.0).median())
+        flat = int(curves["spearman"].isna().sum())
+        viol, steps = int(curves["violations"].sum()), int((curves["n_points"] - 1).sum())
+        ok = med <= SPEARMAN_MAX and viol <= MAX_VIOLATION_SHARE * steps
+        rows.append(_row(
+            CLAIM_A, pattern, "median spearman", med, nan2, _n_runs(used),
+            int(curves["seed"].nunique()), SUPPORTED if ok else NOT_SUPPORTED,
+            f"Over {len(curves)} curves the median Spearman correlation of score vs sparsity "
+            f"is {med:.2f} and {viol} of {steps} steps rise by more than {TOL_POINTS:g} "
+            f"point(s)" + (f"; {flat} curve(s) are flat (counted as 0)." if flat else ".")))
+    return rows
+
+
+def _claim_b(norm: pd.DataFrame, extra: list[str], many_models: bool) -> list[dict]:
+    sparse = _pruned(norm)
+    sparse = sparse[sparse["mode"] == "sparse"]
+    keys = ["model", "task", "pattern", *extra]
+    rows = []
+    for vals, sub in sparse.groupby(keys, dropna=False, sort=True):
+        scope = _scope(dict(zip(keys, vals, strict=True)), many_models)
+        fracs = sorted(sub["data_fraction"].unique())
+        nan2 = (float("nan"), float("nan"))
+        if len(fracs) < 2:
+            rows.append(_row(CLAIM_B, scope, "mean gap (largest - smallest fraction)",
+                             float("nan"), nan2, _n_runs(sub), int(sub["seed"].nunique()),
+                             NOT_ENOUGH, f"Only one data fraction ({fracs[0]:g})."))
+            continue
+        big, small = (sub[sub["data_fraction"] == f].pivot_table(
+            index="seed", columns="_x", values="normalized", aggfunc="mean")
+            for f in (fracs[-1], fracs[0]))
+        seeds = big.index.intersection(small.index)
+        xs = big.columns.intersection(small.columns)
+        if len(seeds) == 0 or len(xs) == 0:
+            rows.append(_row(CLAIM_B, scope, "mean gap (largest - smallest fraction)",
+                             float("nan"), nan2, _n_runs(sub), 0, NOT_ENOUGH,
+                             "The two fractions share no seed or no sparsity point."))
+            continue
+        diff = (big.loc[seeds, xs] - small.loc[seeds, xs]).to_numpy(dtype=float)
+        point, lo, hi = _bootstrap(diff)
+        verdict = NOT_ENOUGH if len(seeds) < 2 else SUPPORTED if lo > 0 else NOT_SUPPORTED
+        rows.append(_row(
+            CLAIM_B, scope, "mean gap (largest - smallest fraction)", point, (lo, hi),
+            _n_runs(sub[sub["data_fraction"].isin([fracs[0], fracs[-1]])]), len(seeds),
+            verdict,
+            f"With {fracs[0] * 100:g}% of the data the sparse-transfer score lies "
+            f"{abs(point):.1f} points {'below' if point > 0 else 'above'} the one with "
+            f"{fracs[-1] * 100:g}% on average over {len(xs)} "
+            f"sparsities and {len(seeds)} seed(s)."))
+    return rows
+
+
+def _claim_c(norm: pd.DataFrame, extra: list[str], many_models: bool) -> list[dict]:
+    pruned = _pruned(norm)
+    keys = ["model", "task", "data_fraction", "pattern", *extra]
+    stat = "gap freeze - sparse_to_dense at highest sparsity"
+    rows = []
+    for vals, sub in pruned.groupby(keys, dropna=False, sort=True):
+        scope = _scope(dict(zip(keys, vals, strict=True)), many_models)
+        fz, sd = (sub[sub["mode"] == m].groupby(["seed", "_x"])["normalized"].mean()
+                  .unstack("_x") for m in ("freeze", "sparse_to_dense"))
+        xs = fz.columns.intersection(sd.columns)
+        seeds = fz.index.intersection(sd.index)
+        nan2 = (float("nan"), float("nan"))
+        if len(xs) == 0 or len(seeds) == 0:
+            rows.append(_row(CLAIM_C, scope, stat, float("nan"), nan2, _n_runs(sub),
+                             int(sub["seed"].nunique()), NOT_ENOUGH,
+                             "Freeze and sparse-to-dense runs do not share a sparsity and "
+                             "seed."))
+            continue
+        x = float(max(xs))
+        gaps = (fz.loc[seeds, x] - sd.loc[seeds, x]).dropna()
+        if gaps.empty:
+            x = float(max(c for c in xs if (fz.loc[seeds, c] - sd.loc[seeds, c]).notna().any()))
+            gaps = (fz.loc[seeds, x] - sd.loc[seeds, x]).dropna()
+        point, lo, hi = _bootstrap(gaps.to_numpy(dtype=float)[:, None])
+        freeze_mean = float(fz.loc[gaps.index, x].mean())
+        n = len(gaps)
+        if n >= 2 and lo > 0:
+            verdict = SUPPORTED if freeze_mean >= FREEZE_RECOVERS else NOT_SUPPORTED
+        elif (n >= 2 and hi < 0) or (n < 2 and point <= 0):
+            verdict = NOT_SUPPORTED
+        else:
+            verdict = NOT_ENOUGH
+        used = sub[sub["mode"].isin(["freeze", "sparse_to_dense"]) & (sub["_x"] == x)]
+        rows.append(_row(
+            CLAIM_C, scope, stat, point, (lo, hi), _n_runs(used), n, verdict,
+            f"At {x * 100:g}% sparsity freezing scores {freeze_mean:.1f} (dense = 100) and "
+            f"{'beats' if point > 0 else 'trails'} sparse-to-dense by {abs(point):.1f} points "
+            f"over {n} seed(s)."))
+    return rows
+
+
+def evaluate_claims(df: pd.DataFrame, which: str = "last") -> pd.DataFrame:
+    """One row per claim and scope with the claim's statistic, its bootstrap CI over seeds
+    (claims B and C), the number of runs and seeds behind it, a verdict and a sentence.
+
+    Claims with nothing to evaluate get one row, scope ``"all"``, ``"not enough runs"``. A
+    table without :data:`EXPERIMENT` runs gives an empty frame with :data:`COLUMNS`.
+
+    Args:
+        df: a :func:`~junk_dna.results.collect` table.
+        which: ``"last"`` or ``"best"`` epoch.
+
+    Raises:
+        ValueError: ``which`` not in ("last", "best"), or a non-empty table lacking the
+            columns of :func:`~junk_dna.analysis.normalize_to_dense`.
+    """
+    if which not in ("last", "best"):
+        raise ValueError(f"which {which!r} not in ['last', 'best']")
+    if "experiment" in df.columns:
+        df = df[df["experiment"] == EXPERIMENT]
+    if df.empty:
+        return pd.DataFrame(columns=list(COLUMNS))
+    norm = normalize_to_dense(df, which=which)
+    if norm.empty:
+        return pd.DataFrame(columns=list(COLUMNS))
+    extra = _extra_keys(norm)
+    many_models = norm["model"].nunique() > 1
+    rows = []
+    for claim, part in ((CLAIM_A, _claim_a(norm)),
+                        (CLAIM_B, _claim_b(norm, extra, many_models)),
+                        (CLAIM_C, _claim_c(norm, extra, many_models))):
+        rows += part or [_row(claim, "all", "", float("nan"), (float("nan"), float("nan")),
+                              0, 0, NOT_ENOUGH, "No runs of the modes this claim needs.")]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "" if np.isnan(v) else f"{v:.3g}"
+    return str(v).replace("|", "\\|")
+
+
+def claims_markdown(table: pd.DataFrame, df: pd.DataFrame, which: str = "last") -> str:
+    """The markdown page of :func:`write_claims` for an :func:`evaluate_claims` table."""
+    lines = ["# Claims of Yin et al. (ICML 2024) checked on these runs", ""]
+    if table.empty:
+        return "\n".join([*lines, "No runs: there are no finished true_gem runs to check the "
+                          "claims on.", ""])
+    runs = df[df["experiment"] == EXPERIMENT] if "experiment" in df.columns else df
+    n_runs = runs["run_id"].nunique() if "run_id" in runs.columns else len(runs)
+    lists = {c: ", ".join(map(str, sorted(runs[c].dropna().unique())))
+             for c in ("model", "task", "data_fraction", "seed") if c in runs.columns}
+    lines += [f"The verdicts come from this run's records only: {n_runs} {EXPERIMENT} runs "
+              f"({which} epoch); models: {lists.get('model', '?')}; tasks: "
+              f"{lists.get('task', '?')}; data fractions: {lists.get('data_fraction', '?')}; "
+              f"seeds: {lists.get('seed', '?')}. Scores are normalized to the dense model "
+              "with the same seed (= 100).", ""]
+    shown = [c for c in COLUMNS if c != "claim"]
+    for claim, part in table.groupby("claim", sort=False):
+        lines += [f"## {claim}", "", f"> {STATEMENTS.get(claim, '')}", "",
+                  "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+        lines += ["| " + " | ".join(_fmt(v) for v in r) + " |"
+                  for r in part[shown].itertuples(index=False)]
+        lines.append("")
+    lines += [
+        "## Thresholds (module constants of junk_dna.claims, not fitted to any run)", "",
+        f"- A: curves of the {' and '.join(MONOTONIC_MODES)} modes with at least "
+        f"{MIN_CURVE_POINTS} sparsity points; supported if the median Spearman correlation "
+        f"(flat curve = 0) <= {SPEARMAN_MAX} and rises larger than {TOL_POINTS:g} point(s) "
+        f"occur in at most {MAX_VIOLATION_SHARE:.0%} of the steps.",
+        "- B: sparse transfer, largest vs smallest data fraction, gap averaged over the shared "
+        f"sparsities; supported if the lower bound of the {CI_LEVEL:.0%} bootstrap CI "
+        f"({N_BOOTSTRAP} resamples of the seeds, generator seed {BOOTSTRAP_SEED}) is > 0; "
+        "fewer than 2 seeds give 'not enough runs'.",
+        f"- C: freeze - sparse_to_dense at the highest shared sparsity; supported if the CI "
+        f"lower bound is > 0 and freezing scores >= {FREEZE_RECOVERS:g}; not supported if the "
+        "CI upper bound is < 0, the point estimate is <= 0 with one seed, or freezing stays "
+        f"below {FREEZE_RECOVERS:g} although it wins; otherwise not enough runs.",
+        ""]
+    return "\n".join(lines)
+
+
+def write_claims(df: pd.DataFrame, out_dir: str | os.PathLike[str],
+                 which: str = "last") -> tuple[Path, Path]:
+    """Evaluate the claims on ``df`` and write ``claims.csv`` and ``claims.md`` into
+    ``out_dir`` atomically (created if needed). An empty table gives a page saying there are
+    no runs and a header-only csv.
+
+    Returns:
+        The paths of ``claims.csv`` and ``claims.md``.
+
+    Raises:
+        ValueError: as :func:`evaluate_claims`.
+    """
+    table = evaluate_claims(df, which=which)
+    out = Path(out_dir)
+    csv, md = out / "claims.csv", out / "claims.md"
+    atomic_write_text(csv, table.to_csv(index=False))
+    atomic_write_text(md, claims_markdown(table, df, which=which))
+    return csv, md
