@@ -19,6 +19,12 @@ MODE_STYLE: dict[str, dict[str, str]] = {
     "freeze": {"label": "Dense Transfer with Freezing", "color": "#0000cd", "marker": "s"},
 }
 DENSE_STYLE = {"label": "Dense Transfer", "color": "#e02020", "linestyle": "--"}
+#: Controls the paper lacks, drawn as optional curves in each mode's colour.
+CRITERION_STYLE: dict[str, dict[str, str]] = {
+    "magnitude": {"linestyle": "-", "label": ""},
+    "random": {"linestyle": ":", "label": "random mask (control)"},
+    "largest": {"linestyle": "-.", "label": "largest pruned (control)"},
+}
 TASK_LABELS = {"sst2": "SST-2", "qnli": "QNLI", "mnli": "MNLI", "cola": "CoLA", "rte": "RTE",
                "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B"}
 
@@ -38,7 +44,9 @@ def _nm_sparsity(nm: str) -> float:
 def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float = 2.3):
     """The TRUE_GEM layout: rows = unstructured / N:M, one panel per (task, data fraction),
     one curve per transfer mode normalized to the dense model (= 100), mean over seeds with
-    a band from the minimum to the maximum seed when there is more than one seed.
+    a band from the minimum to the maximum seed when there is more than one seed. Runs of the
+    control criteria (``random``, ``largest``), when present, are extra curves in the
+    mode's colour with their own line style, never mixed into the magnitude curves.
 
     Args:
         df: :func:`~junk_dna.results.collect` table of ``true_gem`` runs.
@@ -80,6 +88,9 @@ def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float 
     handles = [plt.Line2D([], [], color=s["color"], marker=s["marker"], label=s["label"])
                for s in MODE_STYLE.values()]
     handles.insert(2, plt.Line2D([], [], **DENSE_STYLE))
+    present = set(norm["criterion"].dropna()) if "criterion" in norm else set()
+    handles += [plt.Line2D([], [], color="gray", linestyle=c["linestyle"], label=c["label"])
+                for name, c in CRITERION_STYLE.items() if name != "magnitude" and name in present]
     spread = f"mean over {n_seeds} seeds, band = min..max" if n_seeds > 1 else "one seed"
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     models = ", ".join(sorted(map(str, norm["model"].unique())))
@@ -99,7 +110,8 @@ def _true_gem_panel(ax, sub: pd.DataFrame, pattern: str) -> None:
                 color="gray")
         return
     xcol = "sparsity" if pattern == "unstructured" else "nm"
-    stats = seed_summary(pruned, ["mode", xcol])
+    pruned = pruned.assign(criterion=pruned.get("criterion", "magnitude"))
+    stats = seed_summary(pruned, ["mode", "criterion", xcol])
     if pattern == "unstructured":
         stats["x"] = stats[xcol].astype(float) * 100
         ticks = sorted(stats["x"].unique())
@@ -108,12 +120,13 @@ def _true_gem_panel(ax, sub: pd.DataFrame, pattern: str) -> None:
         stats["x"] = stats[xcol].map(_nm_sparsity)
         order = stats.drop_duplicates(xcol).sort_values("x")
         ax.set_xticks(order["x"], order[xcol], rotation=90)
-    for mode, style in MODE_STYLE.items():
-        line = stats[stats["mode"] == mode].sort_values("x")
-        if line.empty:
+    for (mode, criterion), line in stats.groupby(["mode", "criterion"], sort=False):
+        if mode not in MODE_STYLE or criterion not in CRITERION_STYLE:
             continue
+        style, line = MODE_STYLE[mode], line.sort_values("x")
         ax.plot(line["x"], line["mean"], color=style["color"], marker=style["marker"],
-                markersize=3, linewidth=1.2)
+                markersize=3, linewidth=1.2,
+                linestyle=CRITERION_STYLE[criterion]["linestyle"])
         if (line["count"] > 1).any():
             ax.fill_between(line["x"], line["min"], line["max"], color=style["color"],
                             alpha=0.15, linewidth=0)

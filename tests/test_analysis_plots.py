@@ -48,6 +48,23 @@ def test_missing_baseline_gives_nan_not_a_number():
     assert not norm[norm["seed"] == 1]["normalized"].isna().any()
 
 
+def test_control_runs_are_separate_curves_not_mixed_in():
+    df = _rows()
+    df["criterion"] = "magnitude"
+    control = df[(df["mode"] == "sparse") & (df["pattern"] == "unstructured")].copy()
+    control["criterion"] = "random"
+    control["run_id"] += "-random"
+    control["value"] = control["value"] * 0 + 0.1  # far below every magnitude run
+    fig = true_gem_figure(pd.concat([df, control], ignore_index=True))
+    lines = fig.axes[0].get_lines()[1:]  # [0] is the dense line at 100
+    styles = sorted(line.get_linestyle() for line in lines)
+    assert styles == ["-", "-", "-", ":"]  # 3 magnitude modes + 1 random control
+    solid_min = min(min(line.get_ydata()) for line in lines if line.get_linestyle() == "-")
+    assert solid_min == pytest.approx(50.0)  # the control did not pull a magnitude curve down
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "random mask (control)" in labels
+
+
 def test_true_gem_figure_has_the_paper_layout(tmp_path):
     fig = true_gem_figure(_rows())
     assert len(fig.axes) == 2  # 2 rows x 1 panel (one task, one fraction)
