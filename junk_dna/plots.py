@@ -112,14 +112,9 @@ def _true_gem_panel(ax, sub: pd.DataFrame, pattern: str) -> None:
     xcol = "sparsity" if pattern == "unstructured" else "nm"
     pruned = pruned.assign(criterion=pruned.get("criterion", "magnitude"))
     stats = seed_summary(pruned, ["mode", "criterion", xcol])
-    if pattern == "unstructured":
-        stats["x"] = stats[xcol].astype(float) * 100
-        ticks = sorted(stats["x"].unique())
-        ax.set_xticks(ticks, [f"{t:g}" for t in ticks], rotation=90)
-    else:
-        stats["x"] = stats[xcol].map(_nm_sparsity)
-        order = stats.drop_duplicates(xcol).sort_values("x")
-        ax.set_xticks(order["x"], order[xcol], rotation=90)
+    stats["x"] = (stats[xcol].astype(float) * 100 if pattern == "unstructured"
+                  else stats[xcol].map(_nm_sparsity))
+    _x_ticks(ax, pruned, pattern)
     for (mode, criterion), line in stats.groupby(["mode", "criterion"], sort=False):
         if mode not in MODE_STYLE or criterion not in CRITERION_STYLE:
             continue
@@ -130,6 +125,92 @@ def _true_gem_panel(ax, sub: pd.DataFrame, pattern: str) -> None:
         if (line["count"] > 1).any():
             ax.fill_between(line["x"], line["min"], line["max"], color=style["color"],
                             alpha=0.15, linewidth=0)
+
+
+FRACTION_COLORS = ("#800080", "#e02020", "#0000cd", "#f5a623", "#20b2aa", "#555555", "#8b4513")
+
+
+def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float = 2.6):
+    """The Task_1 layout: rows = unstructured / N:M, one panel per task, one Sparse Transfer
+    curve per training fraction, each normalized to the dense model trained on the same
+    fraction (= 100); mean over seeds with a min..max band when there are several.
+
+    Args:
+        df: :func:`~junk_dna.results.collect` table of ``data_adequacy`` runs.
+        which: ``"last"`` or ``"best"`` epoch.
+        panel_size: inches per panel.
+
+    Raises:
+        ValueError: the table holds no data_adequacy runs.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    if df.empty or "mode" not in df.columns:
+        raise ValueError("no data_adequacy runs in the table: run a sweep first")
+    norm = normalize_to_dense(df, which=which)
+    norm = norm[norm["mode"] == "sparse"].dropna(subset=["normalized"])
+    if "criterion" in norm:
+        norm = norm[norm["criterion"].fillna("magnitude") == "magnitude"]
+    tasks = sorted(df["task"].unique())
+    fractions = sorted(df["data_fraction"].unique(), reverse=True)
+    fig, axes = plt.subplots(2, len(tasks), figsize=(panel_size * len(tasks) + 0.8,
+                                                     2 * panel_size + 1.0), squeeze=False)
+    for col, task in enumerate(tasks):
+        for row, pattern in enumerate(("unstructured", "nm")):
+            ax = axes[row][col]
+            ax.axhline(100, **{k: v for k, v in DENSE_STYLE.items() if k != "label"})
+            ax.grid(True, color="#cccccc", linewidth=0.5)
+            ax.tick_params(labelsize=7)
+            ax.set_ylabel(task_label(task), fontsize=9)
+            sub = norm[(norm["task"] == task) & (norm["pattern"] == pattern)]
+            if sub.empty:
+                ax.text(0.5, 0.5, "no runs", transform=ax.transAxes, ha="center",
+                        va="center", color="gray")
+                continue
+            for i, frac in enumerate(fractions):
+                line = _curve(sub[sub["data_fraction"] == frac], pattern)
+                if line.empty:
+                    continue
+                color = FRACTION_COLORS[i % len(FRACTION_COLORS)]
+                ax.plot(line["x"], line["mean"], color=color, marker="s", markersize=3,
+                        linewidth=1.2, label=f"{frac * 100:g}% data")
+                if (line["count"] > 1).any():
+                    ax.fill_between(line["x"], line["min"], line["max"], color=color,
+                                    alpha=0.15, linewidth=0)
+            _x_ticks(ax, sub, pattern)
+            ax.legend(fontsize=7, loc="lower left")
+        axes[0][col].set_xlabel("Unstructured sparsity (%)", fontsize=9)
+        axes[1][col].set_xlabel("N:M sparsity (N kept of M)", fontsize=9)
+    n_seeds = norm["seed"].nunique() if len(norm) else 0
+    spread = f"mean over {n_seeds} seeds, band = min..max" if n_seeds > 1 else "one seed"
+    models = ", ".join(sorted(map(str, df["model"].unique())))
+    fig.suptitle(f"Sparse Transfer vs. amount of fine-tuning data (dense on the same data = "
+                 f"100)  model: {models}; {which} epoch; {spread}", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def _curve(sub: pd.DataFrame, pattern: str) -> pd.DataFrame:
+    """Seed summary of one curve with its x positions (sparsity % or N:M sparsity)."""
+    if sub.empty:
+        return sub
+    xcol = "sparsity" if pattern == "unstructured" else "nm"
+    stats = seed_summary(sub, [xcol])
+    stats["x"] = (stats[xcol].astype(float) * 100 if pattern == "unstructured"
+                  else stats[xcol].map(_nm_sparsity))
+    return stats.sort_values("x")
+
+
+def _x_ticks(ax, sub: pd.DataFrame, pattern: str) -> None:
+    if pattern == "unstructured":
+        ticks = sorted(sub["sparsity"].astype(float).unique() * 100)
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks], rotation=90)
+    else:
+        order = sorted(sub["nm"].unique(), key=_nm_sparsity)
+        ax.set_xticks([_nm_sparsity(v) for v in order], order, rotation=90)
 
 
 def save(fig, path_stem: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:

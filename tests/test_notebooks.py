@@ -19,7 +19,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
-def test_smoke_sweep_then_figures_from_the_real_notebooks(tmp_path):
+def test_smoke_sweeps_then_figures_from_the_real_notebooks(tmp_path):
     runs, figs = tmp_path / "runs", tmp_path / "figures"
     done = _cli("sweep", "true_gem", "--preset", "smoke", "--runs-dir", str(runs),
                 "--no-progress")
@@ -36,8 +36,15 @@ def test_smoke_sweep_then_figures_from_the_real_notebooks(tmp_path):
                  "--no-progress")
     assert again.returncode == 0 and "3 already done, 0 ran now" in again.stdout + again.stderr
 
+    adequacy = _cli("sweep", "data_adequacy", "--preset", "smoke", "--runs-dir", str(runs),
+                    "--no-progress")
+    assert adequacy.returncode == 0, adequacy.stderr[-3000:]
+    assert set(collect(runs)["experiment"]) == {"true_gem", "data_adequacy"}
+
     fig = _cli("figures", "--runs-dir", str(runs), "--figures-dir", str(figs))
     assert fig.returncode == 0, fig.stderr[-3000:]
-    for ext in ("png", "pdf"):
-        assert (figs / f"true_gem.{ext}").stat().st_size > 10_000
+    for name in ("true_gem", "data_adequacy"):
+        for ext in ("png", "pdf"):
+            assert (figs / f"{name}.{ext}").stat().st_size > 10_000
+    assert "## A: monotonic drop" in (figs / "claims.md").read_text()
     assert (runs / "figures" / "figures.ipynb").exists()

@@ -176,6 +176,7 @@ def run(
     run_dir: str | Path | None = None,
     *,
     on_epoch: Any = None,
+    experiment: str = "true_gem",
 ) -> dict[str, Any]:
     """Run one configuration end to end and return its record.
 
@@ -188,6 +189,8 @@ def run(
         config: the run's parameters (validated on construction).
         run_dir: folder for the record; ``None`` writes nothing.
         on_epoch: optional callback receiving each epoch's metrics (live display).
+        experiment: the experiment name written into the record (experiments that share
+            this protocol, e.g. ``data_adequacy``, pass their own).
 
     Returns:
         The record (see :mod:`junk_dna.results`).
@@ -251,7 +254,7 @@ def run(
     after = sparsity_report(final_params)
     total = report.iloc[-1]
     record = {
-        "experiment": "true_gem",
+        "experiment": experiment,
         "run_id": Path(run_dir).name if run_dir is not None else "interactive",
         "status": "ok",
         "params": asdict(cfg),

@@ -1,0 +1,33 @@
+"""Setting 1 of the paper: adequacy of target-domain data (the Task_1 figure).
+
+"Harder" means fewer fine-tuning examples. Each run is one fine-tune with exactly the
+protocol of :mod:`junk_dna.experiments.true_gem` (same parameters, same record), restricted
+to Sparse Transfer and its dense baselines: the figure shows, per task, one curve per
+training fraction, each normalized to the dense model trained on the same fraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from junk_dna.experiments import Experiment, register, true_gem
+
+MODES: tuple[str, ...] = ("dense", "sparse")
+
+
+def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, Any]:
+    """Validate one run's parameters (those of :class:`~junk_dna.experiments.true_gem.
+    TrueGemConfig`) and return them normalized.
+
+    Raises:
+        ValueError: any invalid parameter, or a transfer mode other than dense / sparse.
+    """
+    normalized = true_gem.validate(params, check_hub=check_hub)
+    if normalized["mode"] not in MODES:
+        raise ValueError(f"data_adequacy runs mode {normalized['mode']!r}; allowed: "
+                         f"{list(MODES)} (the other modes belong to true_gem)")
+    return normalized
+
+
+register(Experiment(name="data_adequacy", notebook="data_adequacy.ipynb", validate=validate))
