@@ -59,11 +59,7 @@ def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float 
     Raises:
         ValueError: the table holds no true_gem runs.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     if df.empty or "mode" not in df.columns:
         raise ValueError("no true_gem runs in the table: run a sweep first")
     norm = normalize_to_dense(df, which=which)
@@ -101,13 +97,8 @@ def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float 
 
 
 def _true_gem_panel(ax, sub: pd.DataFrame, pattern: str) -> None:
-    ax.axhline(100, **{k: v for k, v in DENSE_STYLE.items() if k != "label"}, zorder=3)
-    ax.grid(True, color="#cccccc", linewidth=0.5)
-    ax.tick_params(labelsize=7)
     pruned = sub[sub["mode"] != "dense"].dropna(subset=["normalized"])
-    if pruned.empty:
-        ax.text(0.5, 0.5, "no runs", transform=ax.transAxes, ha="center", va="center",
-                color="gray")
+    if not _panel_frame(ax, has_runs=not pruned.empty):
         return
     xcol = "sparsity" if pattern == "unstructured" else "nm"
     pruned = pruned.assign(criterion=pruned.get("criterion", "magnitude"))
@@ -119,12 +110,8 @@ def _true_gem_panel(ax, sub: pd.DataFrame, pattern: str) -> None:
         if mode not in MODE_STYLE or criterion not in CRITERION_STYLE:
             continue
         style, line = MODE_STYLE[mode], line.sort_values("x")
-        ax.plot(line["x"], line["mean"], color=style["color"], marker=style["marker"],
-                markersize=3, linewidth=1.2,
-                linestyle=CRITERION_STYLE[criterion]["linestyle"])
-        if (line["count"] > 1).any():
-            ax.fill_between(line["x"], line["min"], line["max"], color=style["color"],
-                            alpha=0.15, linewidth=0)
+        _draw_curve(ax, line, style["color"], marker=style["marker"],
+                    linestyle=CRITERION_STYLE[criterion]["linestyle"])
 
 
 FRACTION_COLORS = ("#800080", "#e02020", "#0000cd", "#f5a623", "#20b2aa", "#555555", "#8b4513")
@@ -143,11 +130,7 @@ def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: f
     Raises:
         ValueError: the table holds no data_adequacy runs.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     if df.empty or "mode" not in df.columns:
         raise ValueError("no data_adequacy runs in the table: run a sweep first")
     norm = normalize_to_dense(df, which=which)
@@ -161,25 +144,16 @@ def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: f
     for col, task in enumerate(tasks):
         for row, pattern in enumerate(("unstructured", "nm")):
             ax = axes[row][col]
-            ax.axhline(100, **{k: v for k, v in DENSE_STYLE.items() if k != "label"})
-            ax.grid(True, color="#cccccc", linewidth=0.5)
-            ax.tick_params(labelsize=7)
             ax.set_ylabel(task_label(task), fontsize=9)
             sub = norm[(norm["task"] == task) & (norm["pattern"] == pattern)]
-            if sub.empty:
-                ax.text(0.5, 0.5, "no runs", transform=ax.transAxes, ha="center",
-                        va="center", color="gray")
+            if not _panel_frame(ax, has_runs=not sub.empty):
                 continue
             for i, frac in enumerate(fractions):
                 line = _curve(sub[sub["data_fraction"] == frac], pattern)
                 if line.empty:
                     continue
-                color = FRACTION_COLORS[i % len(FRACTION_COLORS)]
-                ax.plot(line["x"], line["mean"], color=color, marker="s", markersize=3,
-                        linewidth=1.2, label=f"{frac * 100:g}% data")
-                if (line["count"] > 1).any():
-                    ax.fill_between(line["x"], line["min"], line["max"], color=color,
-                                    alpha=0.15, linewidth=0)
+                _draw_curve(ax, line, FRACTION_COLORS[i % len(FRACTION_COLORS)], marker="s",
+                            label=f"{frac * 100:g}% data")
             _x_ticks(ax, sub, pattern)
             ax.legend(fontsize=7, loc="lower left")
         axes[0][col].set_xlabel("Unstructured sparsity (%)", fontsize=9)
@@ -191,6 +165,35 @@ def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: f
                  f"100)  model: {models}; {which} epoch; {spread}", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
+
+
+def _pyplot():
+    """matplotlib.pyplot on a non-interactive backend unless one is already chosen."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _panel_frame(ax, *, has_runs: bool) -> bool:
+    """Dense = 100 line, grid and tick size; a 'no runs' note when empty. Returns has_runs."""
+    ax.axhline(100, **{k: v for k, v in DENSE_STYLE.items() if k != "label"}, zorder=3)
+    ax.grid(True, color="#cccccc", linewidth=0.5)
+    ax.tick_params(labelsize=7)
+    if not has_runs:
+        ax.text(0.5, 0.5, "no runs", transform=ax.transAxes, ha="center", va="center",
+                color="gray")
+    return has_runs
+
+
+def _draw_curve(ax, line: pd.DataFrame, color: str, **style) -> None:
+    """One seed-summarized curve (x, mean) with a min..max band when seeds > 1."""
+    ax.plot(line["x"], line["mean"], color=color, markersize=3, linewidth=1.2, **style)
+    if (line["count"] > 1).any():
+        ax.fill_between(line["x"], line["min"], line["max"], color=color, alpha=0.15,
+                        linewidth=0)
 
 
 def _curve(sub: pd.DataFrame, pattern: str) -> pd.DataFrame:
