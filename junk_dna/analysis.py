@@ -86,3 +86,76 @@ def seed_summary(
     """Mean, standard deviation, min, max and count over seeds of ``value``, grouped ``by``."""
     grouped = norm.dropna(subset=[value]).groupby(list(by), dropna=False)[value]
     return grouped.agg(["mean", "std", "min", "max", "count"]).reset_index()
+
+
+def human_gap_table(df: pd.DataFrame, *, which: str = "last") -> pd.DataFrame:
+    """Tasks ranked by their normalized human-model gap (setting 4 of the paper).
+
+    ``gap = (human - dense) / human`` with ``human`` the published score of the task
+    (:mod:`junk_dna.human_scores`, in percent) and ``dense`` the mean over seeds of our dense
+    runs' main metric (times 100), one row per (model, task, data fraction).
+
+    Args:
+        df: a :func:`~junk_dna.results.collect` table holding dense runs.
+        which: ``"last"`` or ``"best"`` epoch.
+
+    Returns:
+        Columns model, task, data_fraction, metric, dense (mean, percent), dense_std,
+        n_seeds, human, gap, chance (percent, when known), source; sorted by gap,
+        largest first, with ``rank`` 1 = hardest.
+
+    Raises:
+        ValueError: a task without a published human score, or whose human score is in
+            another metric than the task's main metric.
+    """
+    from junk_dna.human_scores import human_score
+    from junk_dna.tasks import get_task
+
+    rows = main_metric_rows(df, which=which)
+    rows = rows[rows["mode"] == "dense"] if not rows.empty else rows
+    columns = ["rank", "model", "task", "data_fraction", "metric", "dense", "dense_std",
+               "n_seeds", "human", "gap", "chance", "source"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    out = []
+    for (model, task, frac), sub in rows.groupby(["model", "task", "data_fraction"]):
+        spec, human = get_task(task), human_score(task)
+        if human.metric != spec.main_metric:
+            raise ValueError(f"human score of {task!r} is in {human.metric!r}, but the task "
+                             f"is scored in {spec.main_metric!r}")
+        dense = 100.0 * sub["value"].astype(float)
+        out.append({"model": model, "task": task, "data_fraction": frac,
+                    "metric": spec.main_metric, "dense": dense.mean(),
+                    "dense_std": dense.std() if len(dense) > 1 else float("nan"),
+                    "n_seeds": sub["seed"].nunique(), "human": human.value,
+                    "gap": (human.value - dense.mean()) / human.value,
+                    "chance": None if spec.chance is None else 100.0 * spec.chance,
+                    "source": human.source})
+    table = pd.DataFrame(out).sort_values("gap", ascending=False, ignore_index=True)
+    table.insert(0, "rank", range(1, len(table) + 1))
+    return table[columns]
+
+
+def easy_hard_pairs(
+    gaps: pd.DataFrame, pairs: Sequence[tuple[str, str, str]],
+) -> list[tuple[str, str, str]]:
+    """The pairs whose two tasks both appear in ``gaps``, ordered (label, easy, hard).
+
+    Args:
+        gaps: a :func:`human_gap_table` (one model and data fraction).
+        pairs: (label, task, task) by base task name, e.g.
+            :data:`junk_dna.experiments.human_gap.PAIRS`.
+
+    Returns:
+        For each pair present, the task with the smaller computed gap first (the "easy"
+        one), as the task names used in ``gaps`` (hub or embedded).
+    """
+    from junk_dna.human_scores import base_task
+
+    by_base = {base_task(t): (t, g) for t, g in zip(gaps["task"], gaps["gap"], strict=True)}
+    found = []
+    for label, a, b in pairs:
+        if a in by_base and b in by_base:
+            (ta, ga), (tb, gb) = by_base[a], by_base[b]
+            found.append((label, ta, tb) if ga <= gb else (label, tb, ta))
+    return found

@@ -1,11 +1,13 @@
 """The paper's three claims, each turned into a number and a plain verdict from collected runs.
 
-Every claim is checked on the ``true_gem`` runs of a :func:`~junk_dna.results.collect` table,
-with scores normalized to the dense model (:func:`~junk_dna.analysis.normalize_to_dense`):
+Every claim is checked per experiment (the ``setting`` column) on the runs of a
+:func:`~junk_dna.results.collect` table, with scores normalized to the dense model
+(:func:`~junk_dna.analysis.normalize_to_dense`):
 
 A. *Monotonic drop*: the normalized score falls as sparsity grows (per pattern).
-B. *Harder tasks drop faster*: with less training data (a smaller ``data_fraction``) the
-   normalized curve lies lower.
+B. *Harder tasks drop faster*: ``true_gem`` and ``data_adequacy``: with less training data
+   (a smaller ``data_fraction``) the normalized curve lies lower; ``human_gap``: the curve of
+   the task of a pair with the larger human-model gap lies lower.
 C. *Freezing recovers, sparse-to-dense does not*: at the highest sparsity, dense transfer with
    the pruned weights frozen at their pre-trained values beats sparse-to-dense transfer and
    stays close to the dense model.
@@ -27,8 +29,14 @@ from scipy import stats
 from junk_dna.analysis import baseline_keys, normalize_to_dense
 from junk_dna.results import atomic_write_text
 
-#: The experiment whose runs the claims are checked on.
+#: The experiment whose runs the claims were first checked on (kept for callers).
 EXPERIMENT = "true_gem"
+#: Experiments checked, in order, and the claims each one can speak to.
+SETTINGS: dict[str, tuple[str, ...]] = {
+    "true_gem": ("A", "B", "C"),
+    "data_adequacy": ("A", "B"),
+    "human_gap": ("A", "B"),
+}
 #: Verdict words.
 SUPPORTED, NOT_SUPPORTED, NOT_ENOUGH = "supported", "not supported", "not enough runs"
 VERDICTS: tuple[str, ...] = (SUPPORTED, NOT_SUPPORTED, NOT_ENOUGH)
@@ -54,15 +62,16 @@ MONOTONIC_MODES: tuple[str, ...] = ("sparse", "sparse_to_dense")
 
 #: Keys of one curve (normalized score against sparsity).
 CURVE_KEYS: tuple[str, ...] = ("model", "task", "data_fraction", "mode", "pattern", "seed")
-COLUMNS: tuple[str, ...] = ("claim", "scope", "statistic", "value", "ci_low", "ci_high",
+COLUMNS: tuple[str, ...] = ("setting", "claim", "scope", "statistic", "value", "ci_low", "ci_high",
                             "n_runs", "n_seeds", "verdict", "detail")
 CLAIM_A, CLAIM_B, CLAIM_C = "A: monotonic drop", "B: harder drops faster", \
     "C: freezing recovers"
 STATEMENTS: dict[str, str] = {
     CLAIM_A: "The performance loss from one-shot magnitude pruning of the pre-trained weights "
              "grows monotonically with sparsity.",
-    CLAIM_B: "The loss grows faster the harder the downstream task is (here: the less "
-             "fine-tuning data).",
+    CLAIM_B: "The loss grows faster the harder the downstream task is (true_gem and "
+             "data_adequacy: the less fine-tuning data; human_gap: the larger the normalized "
+             "human-model gap of the task).",
     CLAIM_C: "The loss is irreversible: letting the pruned weights train again "
              "(sparse-to-dense) does not recover it, while keeping them frozen at their "
              "pre-trained values (dense transfer with freezing) does.",
@@ -170,8 +179,9 @@ def _n_runs(sub: pd.DataFrame) -> int:
 
 def _row(claim: str, scope: str, statistic: str, value: float, ci: tuple[float, float],
          n_runs: int, n_seeds: int, verdict: str, detail: str) -> dict:
-    return dict(zip(COLUMNS, (claim, scope, statistic, value, ci[0], ci[1], n_runs, n_seeds,
-                              verdict, detail), strict=True))
+    # the setting is filled in by evaluate_claims
+    return dict(zip(COLUMNS[1:], (claim, scope, statistic, value, ci[0], ci[1], n_runs,
+                                  n_seeds, verdict, detail), strict=True))
 
 
 def _claim_a(norm: pd.DataFrame) -> list[dict]:
@@ -240,6 +250,50 @@ def _claim_b(norm: pd.DataFrame, extra: list[str], many_models: bool) -> list[di
     return rows
 
 
+def _claim_b_pairs(norm: pd.DataFrame, df: pd.DataFrame, which: str,
+                   many_models: bool) -> list[dict]:
+    from junk_dna.analysis import easy_hard_pairs, human_gap_table
+    from junk_dna.experiments.human_gap import PAIRS
+
+    sparse = _pruned(norm)
+    sparse = sparse[sparse["mode"] == "sparse"]
+    if "criterion" in sparse:
+        sparse = sparse[sparse["criterion"].fillna("magnitude") == "magnitude"]
+    stat = "mean gap (easy - hard task)"
+    nan2 = (float("nan"), float("nan"))
+    rows = []
+    for model, runs in df.groupby("model"):
+        runs = runs[runs["data_fraction"] == runs["data_fraction"].max()]
+        gaps = human_gap_table(runs, which=which)
+        gap_of = dict(zip(gaps["task"], gaps["gap"], strict=True))
+        for label, easy, hard in easy_hard_pairs(gaps, PAIRS):
+            for pattern in sorted(sparse["pattern"].dropna().unique()):
+                sub = sparse[(sparse["model"] == model) & (sparse["pattern"] == pattern)]
+                scope = " / ".join([*([str(model)] if many_models else []),
+                                    f"{easy} (gap {gap_of[easy]:.2f}) vs {hard} "
+                                    f"(gap {gap_of[hard]:.2f})", pattern])
+                e, h = (sub[sub["task"] == t].pivot_table(
+                    index="seed", columns="_x", values="normalized", aggfunc="mean")
+                    for t in (easy, hard))
+                seeds, xs = e.index.intersection(h.index), e.columns.intersection(h.columns)
+                used = sub[sub["task"].isin([easy, hard])]
+                if len(seeds) == 0 or len(xs) == 0:
+                    rows.append(_row(CLAIM_B, scope, stat, float("nan"), nan2, _n_runs(used),
+                                     0, NOT_ENOUGH, f"{label}: the two tasks share no seed "
+                                     "or no sparsity point."))
+                    continue
+                diff = (e.loc[seeds, xs] - h.loc[seeds, xs]).to_numpy(dtype=float)
+                point, lo, hi = _bootstrap(diff)
+                verdict = (NOT_ENOUGH if len(seeds) < 2 else SUPPORTED if lo > 0
+                           else NOT_SUPPORTED)
+                rows.append(_row(
+                    CLAIM_B, scope, stat, point, (lo, hi), _n_runs(used), len(seeds), verdict,
+                    f"{label}: the harder task's sparse-transfer score lies {abs(point):.1f} "
+                    f"points {'below' if point > 0 else 'above'} the easier one's on average "
+                    f"over {len(xs)} sparsities and {len(seeds)} seed(s)."))
+    return rows
+
+
 def _claim_c(norm: pd.DataFrame, extra: list[str], many_models: bool) -> list[dict]:
     pruned = _pruned(norm)
     keys = ["model", "task", "data_fraction", "pattern", *extra]
@@ -281,12 +335,29 @@ def _claim_c(norm: pd.DataFrame, extra: list[str], many_models: bool) -> list[di
     return rows
 
 
-def evaluate_claims(df: pd.DataFrame, which: str = "last") -> pd.DataFrame:
-    """One row per claim and scope with the claim's statistic, its bootstrap CI over seeds
-    (claims B and C), the number of runs and seeds behind it, a verdict and a sentence.
+def _check(key: str, setting: str, norm: pd.DataFrame, runs: pd.DataFrame,
+           which: str) -> tuple[str, list[dict]]:
+    """Claim ``key`` ("A", "B" or "C") of one setting: its name and its rows."""
+    extra = _extra_keys(norm)
+    many_models = norm["model"].nunique() > 1
+    if key == "A":
+        return CLAIM_A, _claim_a(norm)
+    if key == "B" and setting == "human_gap":
+        return CLAIM_B, _claim_b_pairs(norm, runs, which, many_models)
+    if key == "B":
+        return CLAIM_B, _claim_b(norm, extra, many_models)
+    return CLAIM_C, _claim_c(norm, extra, many_models)
 
-    Claims with nothing to evaluate get one row, scope ``"all"``, ``"not enough runs"``. A
-    table without :data:`EXPERIMENT` runs gives an empty frame with :data:`COLUMNS`.
+
+def evaluate_claims(df: pd.DataFrame, which: str = "last") -> pd.DataFrame:
+    """One row per setting, claim and scope with the claim's statistic, its bootstrap CI
+    over seeds (claims B and C), the number of runs and seeds behind it, a verdict and a
+    sentence.
+
+    Each experiment of :data:`SETTINGS` present in ``df`` is checked on its own runs for the
+    claims it can speak to; a claim with nothing to evaluate gets one row, scope ``"all"``,
+    ``"not enough runs"``. A table without any of those experiments' runs gives an empty frame
+    with :data:`COLUMNS`. A table without an ``experiment`` column is read as true_gem runs.
 
     Args:
         df: a :func:`~junk_dna.results.collect` table.
@@ -298,21 +369,24 @@ def evaluate_claims(df: pd.DataFrame, which: str = "last") -> pd.DataFrame:
     """
     if which not in ("last", "best"):
         raise ValueError(f"which {which!r} not in ['last', 'best']")
-    if "experiment" in df.columns:
-        df = df[df["experiment"] == EXPERIMENT]
     if df.empty:
         return pd.DataFrame(columns=list(COLUMNS))
-    norm = normalize_to_dense(df, which=which)
-    if norm.empty:
-        return pd.DataFrame(columns=list(COLUMNS))
-    extra = _extra_keys(norm)
-    many_models = norm["model"].nunique() > 1
+    if "experiment" not in df.columns:
+        df = df.assign(experiment=EXPERIMENT)
     rows = []
-    for claim, part in ((CLAIM_A, _claim_a(norm)),
-                        (CLAIM_B, _claim_b(norm, extra, many_models)),
-                        (CLAIM_C, _claim_c(norm, extra, many_models))):
-        rows += part or [_row(claim, "all", "", float("nan"), (float("nan"), float("nan")),
-                              0, 0, NOT_ENOUGH, "No runs of the modes this claim needs.")]
+    for setting, claims in SETTINGS.items():
+        runs = df[df["experiment"] == setting]
+        if runs.empty:
+            continue
+        norm = normalize_to_dense(runs, which=which)
+        if norm.empty:
+            continue
+        for key in claims:
+            claim, part = _check(key, setting, norm, runs, which)
+            part = part or [_row(claim, "all", "", float("nan"),
+                                 (float("nan"), float("nan")), 0, 0, NOT_ENOUGH,
+                                 "No runs of the modes this claim needs.")]
+            rows += [{"setting": setting, **r} for r in part]
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -326,31 +400,36 @@ def claims_markdown(table: pd.DataFrame, df: pd.DataFrame, which: str = "last") 
     """The markdown page of :func:`write_claims` for an :func:`evaluate_claims` table."""
     lines = ["# Claims of Yin et al. (ICML 2024) checked on these runs", ""]
     if table.empty:
-        return "\n".join([*lines, "No runs: there are no finished true_gem runs to check the "
-                          "claims on.", ""])
-    runs = df[df["experiment"] == EXPERIMENT] if "experiment" in df.columns else df
-    n_runs = runs["run_id"].nunique() if "run_id" in runs.columns else len(runs)
-    lists = {c: ", ".join(map(str, sorted(runs[c].dropna().unique())))
-             for c in ("model", "task", "data_fraction", "seed") if c in runs.columns}
-    lines += [f"The verdicts come from this run's records only: {n_runs} {EXPERIMENT} runs "
-              f"({which} epoch); models: {lists.get('model', '?')}; tasks: "
-              f"{lists.get('task', '?')}; data fractions: {lists.get('data_fraction', '?')}; "
-              f"seeds: {lists.get('seed', '?')}. Scores are normalized to the dense model "
-              "with the same seed (= 100).", ""]
-    shown = [c for c in COLUMNS if c != "claim"]
-    for claim, part in table.groupby("claim", sort=False):
-        lines += [f"## {claim}", "", f"> {STATEMENTS.get(claim, '')}", "",
-                  "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
-        lines += ["| " + " | ".join(_fmt(v) for v in r) + " |"
-                  for r in part[shown].itertuples(index=False)]
-        lines.append("")
+        return "\n".join([*lines, "No runs: there are no finished runs of "
+                          f"{', '.join(SETTINGS)} to check the claims on.", ""])
+    if "experiment" not in df.columns:
+        df = df.assign(experiment=EXPERIMENT)
+    lines += [f"The verdicts come from this run's records only ({which} epoch). Scores are "
+              "normalized to the dense model with the same seed (= 100).", ""]
+    shown = [c for c in COLUMNS if c not in ("setting", "claim")]
+    for setting, sub in table.groupby("setting", sort=False):
+        runs = df[df["experiment"] == setting]
+        n_runs = runs["run_id"].nunique() if "run_id" in runs.columns else len(runs)
+        lists = {c: ", ".join(map(str, sorted(runs[c].dropna().unique())))
+                 for c in ("model", "task", "data_fraction", "seed") if c in runs.columns}
+        lines += [f"## Setting: {setting}", "",
+                  f"{n_runs} {setting} runs; models: {lists.get('model', '?')}; tasks: "
+                  f"{lists.get('task', '?')}; data fractions: "
+                  f"{lists.get('data_fraction', '?')}; seeds: {lists.get('seed', '?')}.", ""]
+        for claim, part in sub.groupby("claim", sort=False):
+            lines += [f"### {claim}", "", f"> {STATEMENTS.get(claim, '')}", "",
+                      "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+            lines += ["| " + " | ".join(_fmt(v) for v in r) + " |"
+                      for r in part[shown].itertuples(index=False)]
+            lines.append("")
     lines += [
         "## Thresholds (module constants of junk_dna.claims, not fitted to any run)", "",
         f"- A: curves of the {' and '.join(MONOTONIC_MODES)} modes with at least "
         f"{MIN_CURVE_POINTS} sparsity points; supported if the median Spearman correlation "
         f"(flat curve = 0) <= {SPEARMAN_MAX} and rises larger than {TOL_POINTS:g} point(s) "
         f"occur in at most {MAX_VIOLATION_SHARE:.0%} of the steps.",
-        "- B: sparse transfer, largest vs smallest data fraction, gap averaged over the shared "
+        "- B: sparse transfer, largest vs smallest data fraction (human_gap: the easy vs the "
+        "hard task of a pair, easy = smaller computed gap), gap averaged over the shared "
         f"sparsities; supported if the lower bound of the {CI_LEVEL:.0%} bootstrap CI "
         f"({N_BOOTSTRAP} resamples of the seeds, generator seed {BOOTSTRAP_SEED}) is > 0; "
         "fewer than 2 seeds give 'not enough runs'.",

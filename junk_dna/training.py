@@ -21,6 +21,8 @@ from junk_dna.metrics import get_metric
 from junk_dna.tasks import TaskData
 from junk_dna.transfer import MaskEnforcer
 
+MC_FIELDS: tuple[str, ...] = ("context", "options")
+"""``text_fields`` of a multiple-choice task (see :mod:`junk_dna.tasks`)."""
 NO_DECAY: tuple[str, ...] = ("bias", "LayerNorm.weight", "layer_norm.weight", "layernorm.weight")
 
 
@@ -135,13 +137,67 @@ def encode(
 
     Returns:
         n dicts with ``input_ids``, ``attention_mask`` (and ``token_type_ids`` if the
-        tokenizer makes them) as lists of ints, and ``labels``.
+        tokenizer makes them) as lists of ints, and ``labels``. For a multiple-choice task
+        (``text_fields == ("context", "options")``) each of those is a list with one token
+        list per option (pair ``(context, option)``), and ``labels`` the gold option index.
     """
+    labels = list(columns["label"])
+    if tuple(text_fields) == MC_FIELDS:
+        return _encode_multiple_choice(tokenizer, columns, max_length)
     texts = [list(columns[f]) for f in text_fields]
     enc = tokenizer(*texts, truncation=True, max_length=max_length)
     keys = list(enc.keys())
-    labels = list(columns["label"])
     return [{**{k: enc[k][i] for k in keys}, "labels": labels[i]} for i in range(len(labels))]
+
+
+def _encode_multiple_choice(
+    tokenizer: Any, columns: Mapping[str, Sequence[Any]], max_length: int,
+) -> list[dict[str, Any]]:
+    # Every (context, option) pair is one sequence; an example holds its options' sequences.
+    contexts, options = list(columns["context"]), list(columns["options"])
+    firsts = [c for c, opts in zip(contexts, options, strict=True) for _ in opts]
+    seconds = [o for opts in options for o in opts]
+    enc = tokenizer(firsts, seconds, truncation=True, max_length=max_length)
+    keys = list(enc.keys())
+    feats, start = [], 0
+    for opts, label in zip(options, columns["label"], strict=True):
+        stop = start + len(opts)
+        feats.append({**{k: enc[k][start:stop] for k in keys}, "labels": label})
+        start = stop
+    return feats
+
+
+def feature_length(feature: Mapping[str, Any]) -> int:
+    """Tokens of one encoded example: its length, or its longest option's (multiple choice)."""
+    ids = feature["input_ids"]
+    return max(len(x) for x in ids) if ids and isinstance(ids[0], list) else len(ids)
+
+
+class MultipleChoiceCollator:
+    """Pads multiple-choice features to one tensor per key of shape [batch, options, seq].
+
+    Every example of a batch must have the same number of options (true of every task here).
+
+    Raises:
+        ValueError: examples with different option counts in one batch.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.pad_id = tokenizer.pad_token_id or 0
+
+    def __call__(self, features: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+        n_opts = {len(f["input_ids"]) for f in features}
+        if len(n_opts) != 1:
+            raise ValueError(f"a batch mixes option counts {sorted(n_opts)}")
+        width = max(feature_length(f) for f in features)
+        keys = [k for k in features[0] if k != "labels"]
+        out = {}
+        for key in keys:
+            pad = self.pad_id if key == "input_ids" else 0
+            out[key] = torch.tensor([[row + [pad] * (width - len(row)) for row in f[key]]
+                                     for f in features], dtype=torch.long)
+        out["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
+        return out
 
 
 def evaluate(
@@ -173,7 +229,8 @@ def fine_tune(
     """Fine-tune ``model`` on ``data.train``, evaluating every split of ``data.evals``.
 
     Args:
-        model: a sequence-classification model (its head matches ``data.spec.num_labels``).
+        model: a sequence-classification model (its head matches ``data.spec.num_labels``)
+            or a multiple-choice model for a multiple-choice task.
         tokenizer: the model's tokenizer.
         data: the task's examples (see :func:`junk_dna.tasks.load_task`).
         config: optimization settings.
@@ -193,11 +250,12 @@ def fine_tune(
     spec = data.spec
     accelerator = Accelerator(mixed_precision=config.mixed_precision,
                               cpu=not torch.cuda.is_available())
-    collate = DataCollatorWithPadding(tokenizer)
+    collate = (MultipleChoiceCollator(tokenizer) if tuple(spec.text_fields) == MC_FIELDS
+               else DataCollatorWithPadding(tokenizer))
     train_feats = encode(tokenizer, data.train, spec.text_fields, config.max_length)
     generator = torch.Generator().manual_seed(config.seed)
     if config.group_by_length:
-        sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in train_feats],
+        sampler = LengthGroupedBatchSampler([feature_length(f) for f in train_feats],
                                             config.batch_size, generator)
         train_loader = DataLoader(train_feats, batch_sampler=sampler, collate_fn=collate)
     else:

@@ -216,7 +216,7 @@ def run(
     set_seed(cfg.seed)
     data = load_task(cfg.task, data_fraction=cfg.data_fraction, subset=cfg.subset,
                      seed=cfg.seed)
-    loaded = load_model(cfg.model, num_labels=data.spec.num_labels)
+    loaded = load_model(cfg.model, head=data.spec.head, num_labels=data.spec.num_labels)
     model = loaded.model
 
     pruning = cfg.pruning_config()

@@ -1,0 +1,53 @@
+"""Setting 4 of the paper: the normalized human-model gap (the Task_4 figure).
+
+"Harder" means a larger gap between people and the dense fine-tuned model on a task:
+``gap = (human - dense) / human`` with the human score published for the task
+(:mod:`junk_dna.human_scores`) and the dense score measured by this experiment's own dense
+runs. Tasks come in pairs of one kind (single sentence, sentence similarity, inference,
+commonsense); which task of a pair is the "hard" one is decided by the computed gaps, not
+typed in. Each run is one fine-tune with the protocol of
+:mod:`junk_dna.experiments.true_gem` (same parameters, same record), restricted to dense and
+sparse transfer, on a sequence-classification or a multiple-choice task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from junk_dna.experiments import Experiment, register, true_gem
+
+MODES: tuple[str, ...] = ("dense", "sparse")
+
+#: Task pairs of one kind: (panel label, first task, second task), by base task name. The
+#: paper's pairs first, then the pairs of the embedded default (see the README for why).
+PAIRS: tuple[tuple[str, str, str], ...] = (
+    ("Single sentence", "sst2", "cola"),
+    ("Sentence similarity", "qqp", "stsb"),
+    ("Natural language inference", "qnli", "rte"),
+    ("Commonsense reasoning", "winogrande", "csqa"),
+    ("Commonsense reasoning (physical / social)", "piqa", "siqa"),
+    ("Commonsense reasoning (physical / concepts)", "piqa", "csqa"),
+    ("Sentence / commonsense", "sst2", "piqa"),
+)
+
+
+def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, Any]:
+    """Validate one run's parameters (those of :class:`~junk_dna.experiments.true_gem.
+    TrueGemConfig`) and return them normalized.
+
+    Raises:
+        ValueError: any invalid parameter, a mode other than dense / sparse, or a task
+            without a published human score (the message lists the tasks that have one).
+    """
+    from junk_dna.human_scores import human_score
+
+    normalized = true_gem.validate(params, check_hub=check_hub)
+    if normalized["mode"] not in MODES:
+        raise ValueError(f"human_gap runs mode {normalized['mode']!r}; allowed: "
+                         f"{list(MODES)} (the other modes belong to true_gem)")
+    human_score(normalized["task"])
+    return normalized
+
+
+register(Experiment(name="human_gap", notebook="human_gap.ipynb", validate=validate))
