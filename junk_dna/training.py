@@ -10,6 +10,7 @@ LAST epoch (what the original reported) and the BEST one. A transfer mode's proj
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +103,8 @@ class TrainResult:
         best_epoch: 1-based epoch of ``best``.
         steps: optimizer steps taken.
         train_loss: mean training loss per epoch.
+        timings: wall seconds spent in ``tokenize``, ``train`` (optimizer steps and the
+            transfer mode's projection) and ``evaluate``.
     """
 
     epochs: list[dict[str, Any]] = field(default_factory=list)
@@ -110,6 +113,7 @@ class TrainResult:
     best_epoch: int = 0
     steps: int = 0
     train_loss: list[float] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -250,6 +254,7 @@ def fine_tune(
     spec = data.spec
     accelerator = Accelerator(mixed_precision=config.mixed_precision,
                               cpu=not torch.cuda.is_available())
+    clock = time.perf_counter()
     collate = (MultipleChoiceCollator(tokenizer) if tuple(spec.text_fields) == MC_FIELDS
                else DataCollatorWithPadding(tokenizer))
     train_feats = encode(tokenizer, data.train, spec.text_fields, config.max_length)
@@ -266,6 +271,7 @@ def fine_tune(
                           batch_size=config.eval_batch_size, collate_fn=collate)
         for split, cols in data.evals.items()
     }
+    tokenize_s = time.perf_counter() - clock
     # The fused kernel (CPU and CUDA) is the same AdamW update, many times faster on CPU.
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay),
                                   lr=config.learning_rate, fused=True)
@@ -282,9 +288,11 @@ def fine_tune(
         enforcer.start()
 
     result = TrainResult()
+    result.timings = {"tokenize": tokenize_s, "train": 0.0, "evaluate": 0.0}
     main_metric = spec.main_metric
     best_value = -math.inf
     for epoch in range(1, config.epochs + 1):
+        clock = time.perf_counter()
         model.train()
         losses = []
         for batch in train_loader:
@@ -297,10 +305,13 @@ def fine_tune(
                 enforcer.after_step()
             losses.append(loss.detach().float().item())
             result.steps += 1
+        result.timings["train"] += time.perf_counter() - clock
+        clock = time.perf_counter()
         metrics: dict[str, float] = {}
         for i, (split, loader) in enumerate(eval_loaders.items()):
             scores = evaluate(model, loader, spec.metric, spec.num_labels)
             metrics.update({(k if i == 0 else f"{k}@{split}"): v for k, v in scores.items()})
+        result.timings["evaluate"] += time.perf_counter() - clock
         entry = {"epoch": epoch, "metrics": metrics, "train_loss": float(np.mean(losses))}
         result.epochs.append(entry)
         result.train_loss.append(entry["train_loss"])

@@ -198,6 +198,7 @@ def run(
     Raises:
         RuntimeError: the transfer mode's invariant does not hold after training.
     """
+    start = time.perf_counter()
     import torch
     from transformers import set_seed
 
@@ -208,16 +209,21 @@ def run(
     from junk_dna.training import TrainConfig, fine_tune
     from junk_dna.transfer import MaskEnforcer
 
-    start = time.perf_counter()
     cfg = config.normalized()
     threads = os.environ.get("JUNK_DNA_THREADS")
     if threads:
         torch.set_num_threads(int(threads))
     set_seed(cfg.seed)
+    timings = {"setup": time.perf_counter() - start}
+    clock = time.perf_counter()
     data = load_task(cfg.task, data_fraction=cfg.data_fraction, subset=cfg.subset,
                      seed=cfg.seed)
+    timings["load_data"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     loaded = load_model(cfg.model, head=data.spec.head, num_labels=data.spec.num_labels)
     model = loaded.model
+    timings["load_model"] = time.perf_counter() - clock
+    clock = time.perf_counter()
 
     pruning = cfg.pruning_config()
     # A dense run prunes nothing; its report covers the default policy's weights.
@@ -228,6 +234,7 @@ def run(
         {k: v.detach() for k, v in params.items()}, pruning,
         group_dims=nm_group_dims(model, params))
     report = sparsity_report(params, masks if masks else None)
+    timings["prune"] = time.perf_counter() - clock
 
     enforcers: list[MaskEnforcer] = []
 
@@ -246,12 +253,15 @@ def run(
                             group_by_length=cfg.group_by_length)
     result = fine_tune(model, loaded.tokenizer, data, train_cfg, make_enforcer=make_enforcer,
                        on_epoch=on_epoch)
+    timings.update(result.timings)
+    clock = time.perf_counter()
     violations = enforcers[0].violations()
     if violations:
         raise RuntimeError(f"transfer mode {cfg.mode!r}: {violations} pruned weights break "
                            "the invariant after training")
     final_params = {k: v.detach() for k, v in model.named_parameters() if k in params}
     after = sparsity_report(final_params)
+    timings["check"] = time.perf_counter() - clock
     total = report.iloc[-1]
     record = {
         "experiment": experiment,
@@ -274,6 +284,9 @@ def run(
         },
         "steps": result.steps,
         "wall_time_s": round(time.perf_counter() - start, 3),
+        # seconds per stage: setup (imports inside run, seeding), load_data, load_model,
+        # prune, tokenize, train, evaluate, check (invariant + final sparsity)
+        "timings": {k: round(v, 3) for k, v in timings.items()},
         "threads": torch.get_num_threads(),
         "versions": package_versions(),
         "git_commit": git_commit(),
