@@ -2,6 +2,8 @@
 
 Exit status: 0 success; 1 runs (or the figures notebook) failed; 2 bad input (the message
 names the bad value); 3 another sweep holds the runs folder's lock; 130 interrupted.
+``sweep --executor slurm`` (:mod:`junk_dna.slurm`) exits 0 once the job arrays are submitted
+(1 only with ``--wait`` when a run failed; 2 also when ``sbatch`` refuses an array).
 Nothing heavy is imported here; the sweep module is imported by the subcommands.
 """
 
@@ -46,12 +48,39 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--jobs", type=_positive_int, default=None,
                        help="runs executed at once (default: the preset's jobs, else 1)")
     sweep.add_argument("--dry-run", action="store_true",
-                       help="list the runs and whether they are done; execute nothing")
+                       help="list the runs and whether they are done; execute nothing "
+                            "(--executor slurm: the job arrays to submit, their resources "
+                            "and run ids; submit nothing, no SLURM needed)")
     sweep.add_argument("--runs-dir", default="papermill_runs",
                        help="folder of run folders (default: papermill_runs)")
     sweep.add_argument("--notebooks-dir", default=None,
                        help="folder holding the experiment's notebook (default: notebooks/)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.add_argument("--executor", choices=("local", "slurm"), default="local",
+                       help="local: run here, --jobs at once (default); slurm: submit the runs "
+                            "still to do as a SLURM job array through submitit and return")
+    slurm = sweep.add_argument_group(
+        "SLURM (with --executor slurm; each overrides the preset's slurm: mapping)",
+        description="One array task per run, executed like a local run (same run folders and "
+                    "records). The command returns after submission, printing the job ids; "
+                    "run it again to resume: finished runs and runs whose job is queued or "
+                    "running are skipped, failed ones are submitted again. Preempted or "
+                    "timed-out tasks requeue themselves and re-run their run.")
+    slurm.add_argument("--partition", default=None, help="SLURM partition(s)")
+    slurm.add_argument("--gpus", default=None, metavar="N", help="GPUs per task (0: none)")
+    slurm.add_argument("--time", default=None, metavar="MINUTES",
+                       help="time limit per task in minutes (default 60)")
+    slurm.add_argument("--cpus-per-task", default=None, metavar="N", help="CPUs per task")
+    slurm.add_argument("--mem-gb", default=None, metavar="GB", help="memory per task in GB")
+    slurm.add_argument("--array-parallelism", default=None, metavar="N",
+                       help="tasks of the array running at once (default 256)")
+    slurm.add_argument("--slurm-extra", action="append", default=[], metavar="KEY[=VALUE]",
+                       help="extra sbatch option, repeatable (e.g. account=myproject, "
+                            "qos=high, requeue)")
+    slurm.add_argument("--resubmit", action="store_true",
+                       help="also submit the runs whose job is still queued or running")
+    slurm.add_argument("--wait", action="store_true",
+                       help="wait until the submitted jobs end; exit 1 if a run failed")
     sweep.set_defaults(func=_cmd_sweep)
 
     presets = sub.add_parser("presets", help="list experiments and their presets")
@@ -69,9 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_sweep(args: argparse.Namespace) -> int:
-    from junk_dna.sweep import run_sweep
+_SLURM_FLAGS = (("partition", "--partition"), ("gpus", "--gpus"), ("time", "--time"),
+                ("cpus_per_task", "--cpus-per-task"), ("mem_gb", "--mem-gb"),
+                ("array_parallelism", "--array-parallelism"), ("slurm_extra", "--slurm-extra"),
+                ("resubmit", "--resubmit"), ("wait", "--wait"))
 
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from junk_dna.sweep import SweepError, run_sweep
+
+    if args.executor == "slurm":
+        return _cmd_sweep_slurm(args)
+    given = [flag for name, flag in _SLURM_FLAGS if getattr(args, name)]
+    if given:
+        raise SweepError(f"{', '.join(given)} only apply to --executor slurm (the executor "
+                         "is local)")
     result = run_sweep(args.experiment, args.preset, runs_dir=args.runs_dir, jobs=args.jobs,
                        dry_run=args.dry_run, notebooks_dir=args.notebooks_dir,
                        progress=not args.no_progress)
@@ -87,6 +128,27 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             print(f"  {run_id}: {result.error_file(run_id)}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _cmd_sweep_slurm(args: argparse.Namespace) -> int:
+    from junk_dna.slurm import parse_overrides, report, submit_sweep
+    from junk_dna.sweep import SweepError
+
+    if args.jobs is not None:
+        raise SweepError(f"--jobs {args.jobs} only applies to the local executor; with "
+                         "--executor slurm use --array-parallelism")
+    overrides = parse_overrides(partition=args.partition, gpus=args.gpus, time=args.time,
+                                cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb,
+                                array_parallelism=args.array_parallelism,
+                                extra=args.slurm_extra)
+    result = submit_sweep(args.experiment, args.preset, runs_dir=args.runs_dir,
+                          overrides=overrides, dry_run=args.dry_run, resubmit=args.resubmit,
+                          wait=args.wait, notebooks_dir=args.notebooks_dir,
+                          progress=not args.no_progress)
+    if result.dry_run:
+        return EXIT_OK
+    report(result)
+    return EXIT_FAILED if result.failed else EXIT_OK
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ A *preset* (YAML, see ``junk_dna/presets/<experiment>.yaml``) is a grid of runs:
       blocks:                      # union of grids, each crossed with the axes
         - {mode: [dense]}
         - {mode: [sparse, freeze], pattern: [nm], nm: ["6:8", "2:8"]}
+      slurm: {partition: gpu, gpus_per_node: 1, timeout_min: 240}   # optional: --executor slurm
 
 Every combination is validated (and normalized) by the experiment's ``validate`` before the
 first run starts; duplicates after normalization are dropped, keeping first-seen order.
@@ -28,6 +29,9 @@ run's exact params. Each run folder ``<runs_dir>/<experiment>/<run_id>`` holds::
 A killed sweep resumes where it stopped: finished runs are skipped, any other run folder is
 cleared and run again. A sweep holds an exclusive lock on
 ``<runs_dir>/<experiment>/.sweep.lock`` so two sweeps never share a folder.
+
+``--executor slurm`` (:mod:`junk_dna.slurm`) submits the runs still to do as a SLURM job
+array instead; each array task executes its run exactly as above (same folder, same files).
 
 This module is also the per-run worker: ``python -m junk_dna.sweep --worker ...`` (internal).
 """
@@ -58,7 +62,7 @@ import yaml
 
 from junk_dna.experiments import Experiment, experiment_names, get_experiment
 
-PRESET_KEYS: tuple[str, ...] = ("description", "jobs", "base", "axes", "blocks")
+PRESET_KEYS: tuple[str, ...] = ("description", "jobs", "base", "axes", "blocks", "slurm")
 DEFAULT_RUNS_DIR = "papermill_runs"
 LOCK_NAME = ".sweep.lock"
 PARAMS_NAME = "params.json"
@@ -104,6 +108,7 @@ class Preset:
         axes: parameter -> values, crossed with every block.
         blocks: list of parameter -> values grids; the runs are their union.
         source: the YAML file it came from.
+        slurm: resources for ``--executor slurm`` (checked keys, see :mod:`junk_dna.slurm`).
     """
 
     name: str
@@ -113,6 +118,7 @@ class Preset:
     axes: dict[str, list[Any]]
     blocks: list[dict[str, list[Any]]]
     source: Path
+    slurm: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -285,7 +291,10 @@ def parse_preset(name: str, raw: Any, source: Path) -> Preset:
             raise PresetError(f"{where}: block {i} sets {both}, which are also axes; a "
                               "parameter is either an axis or set per block")
         blocks.append(grid)
-    return Preset(name, description, jobs, dict(base), axes, blocks, source)
+    from junk_dna.slurm import check_slurm_block
+
+    slurm = check_slurm_block(raw.get("slurm"), f"{where}: slurm")
+    return Preset(name, description, jobs, dict(base), axes, blocks, source, slurm)
 
 
 def _check_keys(mapping: Mapping[Any, Any], where: str) -> None:
@@ -980,6 +989,9 @@ def _worker_main(argv: Sequence[str]) -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_term)
+    if os.environ.get("SUBMITIT_EXECUTOR") and hasattr(signal, "SIGUSR2"):
+        # under submitit the job's task checkpoints on the preemption signal and stops us
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     import papermill
