@@ -118,9 +118,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                        progress=not args.no_progress)
     if result.dry_run:
         return EXIT_OK
+    reused = f" ({result.reused} reused from another experiment)" if result.reused else ""
     print(f"{result.experiment}/{result.preset}: {result.total} runs: {result.skipped} already "
-          f"done, {result.ran} ran now, {len(result.failed)} failed; runs in {result.root}",
-          file=sys.stderr)
+          f"done{reused}, {result.ran} ran now, {len(result.failed)} failed; runs in "
+          f"{result.root}", file=sys.stderr)
     if result.failed:
         print(f"{len(result.failed)} run(s) failed (run the same command again to retry them):",
               file=sys.stderr)

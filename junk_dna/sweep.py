@@ -48,6 +48,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -60,7 +61,7 @@ from typing import IO, Any
 
 import yaml
 
-from junk_dna.experiments import Experiment, experiment_names, get_experiment
+from junk_dna.experiments import Experiment, experiment_names, get_experiment, same_protocol
 
 PRESET_KEYS: tuple[str, ...] = ("description", "jobs", "base", "axes", "blocks", "slurm")
 DEFAULT_RUNS_DIR = "papermill_runs"
@@ -140,6 +141,8 @@ class SweepResult:
         total: runs in the preset (after dedupe).
         skipped: runs already finished before this sweep (resumed past).
         ran: runs executed and finished by this sweep.
+        reused: of ``skipped``, runs copied from another experiment with the same protocol
+            (see :func:`reuse_shared_runs`).
         failed: run ids that failed in this sweep (each has ``root/<id>/error.txt``).
         dry_run: nothing was executed.
     """
@@ -150,6 +153,7 @@ class SweepResult:
     total: int
     skipped: int = 0
     ran: int = 0
+    reused: int = 0
     failed: list[str] = field(default_factory=list)
     dry_run: bool = False
 
@@ -775,9 +779,65 @@ def run_sweep(
     with sweep_lock(root):
         states = {run.run_id: run_state(root / run.run_id, run.params) for run in runs}
         todo = [run for run in runs if states[run.run_id] != DONE]
+        reused = reuse_shared_runs(exp.name, todo, Path(runs_dir))
+        if reused and progress:
+            print(f"reused {len(reused)} finished run(s) of {', '.join(same_protocol(exp.name))}"
+                  " with identical parameters", file=sys.stderr)
+        result.reused = len(reused)
+        todo = [run for run in todo if run.run_id not in reused]
         result.skipped = len(runs) - len(todo)
         _execute(todo, result, root, notebook, jobs, threads, progress)
     return result
+
+
+def reuse_shared_runs(experiment: str, todo: Sequence[Run], runs_dir: Path) -> set[str]:
+    """Copy finished runs of experiments with the same protocol instead of running them again.
+
+    A run of ``experiment`` whose exact parameters were already run to completion by another
+    experiment sharing its protocol (e.g. a dense baseline that true_gem, data_adequacy and
+    human_gap all need) gets that run's folder copied under ``<runs_dir>/<experiment>/``,
+    with ``experiment`` rewritten and ``reused_from`` naming the source in its record. The
+    copy is built in a temporary folder and renamed into place, so a crash leaves either no
+    run folder or a complete one.
+
+    Returns:
+        The run ids copied.
+    """
+    from junk_dna.results import read_record, write_record
+
+    others = same_protocol(experiment)
+    copied: set[str] = set()
+    if not others:
+        return copied
+    root = runs_dir / experiment
+    for run in todo:
+        for other in others:
+            src = runs_dir / other / run.run_id
+            if not src.is_dir():
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if run_state(src, run.params) != DONE:
+                    continue
+            record = read_record(src)
+            root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".reuse-{run.run_id}-", dir=root))
+            try:
+                for item in src.iterdir():
+                    if item.is_file() and item.name != RECORD_NAME:
+                        shutil.copy2(item, tmp / item.name)
+                write_record(tmp, {**record, "experiment": experiment,
+                                   "reused_from": os.fspath(src.resolve())})
+                dst = root / run.run_id
+                if dst.exists():
+                    shutil.rmtree(dst)
+                os.replace(tmp, dst)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+            copied.add(run.run_id)
+            break
+    return copied
 
 
 def _execute(todo: list[Run], result: SweepResult, root: Path, notebook: Path, jobs: int,

@@ -23,12 +23,16 @@ class Experiment:
         validate: checks one run's parameters (a flat dict of JSON literals) and returns
             them normalized; raises ValueError naming the bad value and the allowed ones.
         default_notebook_dir: where the notebook lives when the caller gives no folder.
+        protocol: experiments with the same protocol run a configuration identically (same
+            run function, same parameters, same record), so a sweep of one may reuse a
+            finished run of another instead of running it again; None shares nothing.
     """
 
     name: str
     notebook: str
     validate: Callable[[Mapping[str, Any]], dict[str, Any]]
     default_notebook_dir: Path | None = None
+    protocol: str | None = None
 
 
 _REGISTRY: dict[str, Experiment] = {}
@@ -50,6 +54,14 @@ def get_experiment(name: str) -> Experiment:
     if name not in _REGISTRY:
         raise ValueError(f"unknown experiment {name!r}; allowed: {sorted(_REGISTRY)}")
     return _REGISTRY[name]
+
+
+def same_protocol(name: str) -> list[str]:
+    """The other registered experiments whose runs ``name`` may reuse (same protocol)."""
+    exp = get_experiment(name)
+    if exp.protocol is None:
+        return []
+    return sorted(n for n, e in _REGISTRY.items() if n != name and e.protocol == exp.protocol)
 
 
 def experiment_names() -> list[str]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from junk_dna.experiments import Experiment, register, true_gem
+from junk_dna.experiments.true_gem import FINETUNE_PROTOCOL
 
 MODES: tuple[str, ...] = ("dense", "sparse")
 
@@ -30,4 +31,5 @@ def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, 
     return normalized
 
 
-register(Experiment(name="data_adequacy", notebook="data_adequacy.ipynb", validate=validate))
+register(Experiment(name="data_adequacy", notebook="data_adequacy.ipynb", validate=validate,
+                    protocol=FINETUNE_PROTOCOL))

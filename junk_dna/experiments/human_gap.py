@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from junk_dna.experiments import Experiment, register, true_gem
+from junk_dna.experiments.true_gem import FINETUNE_PROTOCOL
 
 MODES: tuple[str, ...] = ("dense", "sparse")
 
@@ -51,4 +52,5 @@ def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, 
     return normalized
 
 
-register(Experiment(name="human_gap", notebook="human_gap.ipynb", validate=validate))
+register(Experiment(name="human_gap", notebook="human_gap.ipynb", validate=validate,
+                    protocol=FINETUNE_PROTOCOL))

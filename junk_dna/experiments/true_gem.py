@@ -19,6 +19,8 @@ from junk_dna.results import atomic_write_text
 from junk_dna.transfer import MODES, check_mode
 
 PATTERNS: tuple[str, ...] = ("unstructured", "nm")
+#: Runs of every experiment built on :func:`run` are interchangeable (see Experiment).
+FINETUNE_PROTOCOL = "finetune"
 PRUNABLE_POLICIES: tuple[str, ...] = ("encoder", "original")
 PRUNING_FIELDS: tuple[str, ...] = ("pattern", "sparsity", "nm", "scope", "criterion")
 
@@ -166,7 +168,8 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
         raise ValueError(f"{name} {value!r} must be an integer >= {minimum}")
 
 
-register(Experiment(name="true_gem", notebook="true_gem.ipynb", validate=validate))
+register(Experiment(name="true_gem", notebook="true_gem.ipynb", validate=validate,
+                    protocol=FINETUNE_PROTOCOL))
 
 __all__ = ["MODES", "PATTERNS", "TrueGemConfig", "run", "validate"]
 
