@@ -26,8 +26,12 @@ $(STAMP): pyproject.toml Makefile tools/install-torch.sh
 	@touch $(STAMP)
 
 # The main job: every experiment at a small scale on the embedded default, then all figures.
+# Order matters for time: data_adequacy and human_gap reuse true_gem's identical runs.
+EXPERIMENTS ?= true_gem data_adequacy human_gap context_length option_count kshot factoid_vs_mc quantization
 reproduce: setup
-	HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep true_gem --preset $(PRESET) --runs-dir $(RUNS_DIR) $(if $(JOBS),--jobs $(JOBS))
+	@for exp in $(EXPERIMENTS); do \
+	  HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep $$exp --preset $(PRESET) --runs-dir $(RUNS_DIR) $(if $(JOBS),--jobs $(JOBS)) || exit $$?; \
+	done
 	HF_HUB_OFFLINE=1 $(BIN)/junk-dna figures --runs-dir $(RUNS_DIR) --figures-dir $(FIGURES_DIR)
 
 sweep: setup
@@ -40,7 +44,10 @@ test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 smoke: setup
-	HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep true_gem --preset smoke --runs-dir $(RUNS_DIR)/smoke
+	@for exp in $(EXPERIMENTS); do \
+	  HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep $$exp --preset smoke --runs-dir $(RUNS_DIR)/smoke || exit $$?; \
+	done
+	HF_HUB_OFFLINE=1 $(BIN)/junk-dna figures --runs-dir $(RUNS_DIR)/smoke --figures-dir $(RUNS_DIR)/smoke/figures
 
 lint: setup
 	$(BIN)/ruff check .

@@ -15,6 +15,9 @@ import pandas as pd
 #: Parameters that distinguish a pruned run from its dense baseline.
 PRUNING_COLUMNS: tuple[str, ...] = (
     "mode", "pattern", "sparsity", "nm", "scope", "criterion", "prunable", "include_embeddings",
+    # zero-shot LLM runs: the compression method and its settings
+    "method", "bits", "granularity", "group_size", "calibration", "n_calibration",
+    "calibration_seqlen", "blocksize", "percdamp",
 )
 #: Columns of :func:`junk_dna.results.collect` that are not run parameters.
 NON_PARAM_COLUMNS: tuple[str, ...] = (
@@ -159,3 +162,51 @@ def easy_hard_pairs(
             (ta, ga), (tb, gb) = by_base[a], by_base[b]
             found.append((label, ta, tb) if ga <= gb else (label, tb, ta))
     return found
+
+
+def split_metric(metric: pd.Series) -> pd.DataFrame:
+    """``"acc|context=64"`` -> columns ``score`` (``"acc"``) and ``condition``
+    (``"context=64"``); a name without ``|`` gets condition ``"all"``."""
+    parts = metric.astype(str).str.split("|", n=1, expand=True)
+    if parts.shape[1] == 1:
+        parts[1] = None
+    return pd.DataFrame({"score": parts[0], "condition": parts[1].fillna("all")},
+                        index=metric.index)
+
+
+def normalize_zero_shot(df: pd.DataFrame, score: str = "acc") -> pd.DataFrame:
+    """Zero-shot runs' ``score`` per condition as a percentage of the dense model's.
+
+    The baseline of a compressed run is the ``method == "dense"`` run with equal parameters
+    once the compression fields (:data:`PRUNING_COLUMNS`) are dropped, evaluated under the
+    same condition.
+
+    Args:
+        df: a :func:`~junk_dna.results.collect` table of one zero-shot experiment.
+        score: the metric name before ``|`` (``"acc"``, ``"acc_norm"``, ``"exact_match"``,
+            ``"f1"``); factoid conditions of factoid_vs_mc use ``"exact_match"`` when
+            ``score`` is an accuracy (each condition is normalized on its own metric).
+
+    Returns:
+        One row per run and condition with columns ``score``, ``condition``, ``value``,
+        ``dense_value`` and ``normalized`` (dense rows = 100; NaN without a baseline).
+    """
+    if df.empty:
+        return df.assign(score=pd.Series(dtype=str), condition=pd.Series(dtype=str),
+                         dense_value=pd.Series(dtype=float), normalized=pd.Series(dtype=float))
+    rows = df[df["which"] == "last"].copy()
+    rows[["score", "condition"]] = split_metric(rows["metric"])
+    wanted = {score, "exact_match"} if score in ("acc", "acc_norm") else {score}
+    rows = rows[rows["score"].isin(wanted)]
+    # a condition scored both ways keeps the requested score
+    has_req = rows.groupby(["run_id", "condition"])["score"].transform(
+        lambda s: (s == score).any())
+    rows = rows[(rows["score"] == score) | ~has_req]
+    keys = [*baseline_keys(rows.drop(columns=["score", "condition"])), "condition", "score"]
+    filled = rows[keys].astype(str)
+    dense = rows["method"] == "dense"
+    base = (rows[dense].assign(_key=filled[dense].agg("|".join, axis=1))
+            .drop_duplicates("_key").set_index("_key")["value"])
+    rows["dense_value"] = filled.agg("|".join, axis=1).map(base).astype(float)
+    rows["normalized"] = 100.0 * rows["value"].astype(float) / rows["dense_value"]
+    return rows

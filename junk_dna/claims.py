@@ -36,6 +36,17 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "true_gem": ("A", "B", "C"),
     "data_adequacy": ("A", "B"),
     "human_gap": ("A", "B"),
+    "context_length": ("A", "B"),
+    "option_count": ("A", "B"),
+    "kshot": ("A", "B"),
+    "factoid_vs_mc": ("A", "B"),
+    "quantization": ("Q",),
+}
+#: Zero-shot settings: the easy and the hard condition of claim B (metric suffixes), or a
+#: rule picking them from the conditions present.
+EASY_HARD: dict[str, tuple[str, str]] = {
+    "context_length": ("context=full", "context=0"),
+    "factoid_vs_mc": ("mc", "factoid"),
 }
 #: Verdict words.
 SUPPORTED, NOT_SUPPORTED, NOT_ENOUGH = "supported", "not supported", "not enough runs"
@@ -66,6 +77,7 @@ COLUMNS: tuple[str, ...] = ("setting", "claim", "scope", "statistic", "value", "
                             "n_runs", "n_seeds", "verdict", "detail")
 CLAIM_A, CLAIM_B, CLAIM_C = "A: monotonic drop", "B: harder drops faster", \
     "C: freezing recovers"
+CLAIM_Q = "Q: quantization is not pruning"
 STATEMENTS: dict[str, str] = {
     CLAIM_A: "The performance loss from one-shot magnitude pruning of the pre-trained weights "
              "grows monotonically with sparsity.",
@@ -75,6 +87,9 @@ STATEMENTS: dict[str, str] = {
     CLAIM_C: "The loss is irreversible: letting the pruned weights train again "
              "(sparse-to-dense) does not recover it, while keeping them frozen at their "
              "pre-trained values (dense transfer with freezing) does.",
+    CLAIM_Q: "(v2) Weight quantization does not show pruning's monotonic loss: at the same "
+             "weight storage, round-to-nearest quantization keeps more of the dense score "
+             "than magnitude pruning.",
 }
 
 
@@ -335,9 +350,185 @@ def _claim_c(norm: pd.DataFrame, extra: list[str], many_models: bool) -> list[di
     return rows
 
 
+def _per_question(norm: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
+    """Per-question scores of each (run id, metric) from the runs' ``per_question.json``."""
+    import json
+
+    out: dict[tuple[str, str], np.ndarray] = {}
+    for run_id, run_dir in norm[["run_id", "run_dir"]].drop_duplicates().itertuples(index=False):
+        path = Path(str(run_dir)) / "per_question.json"
+        if path.is_file():
+            for metric, values in json.loads(path.read_text()).items():
+                out[(run_id, metric)] = np.asarray(values, dtype=float)
+    return out
+
+
+def _question_bootstrap(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+                        ) -> tuple[float, float, float]:
+    """Mean over sparsity points of ``100 * (a / a_dense - b / b_dense)`` (a, b: per-question
+    scores of the easy and hard condition, or of quantization and pruning), with a percentile
+    CI from resampling the questions (the same resample for every point: paired)."""
+    def stat(idx: np.ndarray | None) -> float:
+        vals = []
+        for a, ad, b, bd in pairs:
+            sel = (lambda v: v) if idx is None else (lambda v: v[idx])
+            den_a, den_b = sel(ad).mean(), sel(bd).mean()
+            if den_a > 0 and den_b > 0:
+                vals.append(100 * (sel(a).mean() / den_a - sel(b).mean() / den_b))
+        return float(np.mean(vals)) if vals else float("nan")
+
+    point = stat(None)
+    n = len(pairs[0][0])
+    if any(len(v) != n for p in pairs for v in p):
+        return point, float("nan"), float("nan")
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    boot = np.array([stat(rng.integers(0, n, n)) for _ in range(N_BOOTSTRAP // 4)])
+    tail = 100 * (1 - CI_LEVEL) / 2
+    lo, hi = np.nanpercentile(boot, [tail, 100 - tail])
+    return point, float(lo), float(hi)
+
+
+def _zs_norm(runs: pd.DataFrame, which: str) -> pd.DataFrame:
+    from junk_dna.analysis import normalize_zero_shot
+
+    norm = normalize_zero_shot(runs, score="acc").dropna(subset=["normalized"])
+    norm = norm.assign(mode=norm["method"], data_fraction=norm["condition"])
+    pruned = norm[norm["method"].isin(["magnitude", "wanda", "sparsegpt"])].copy()
+    pruned["_x"] = curve_x(pruned)
+    return norm, pruned
+
+
+def _zs_claim_a(runs: pd.DataFrame, which: str) -> list[dict]:
+    _, pruned = _zs_norm(runs, which)
+    rows = []
+    nan2 = (float("nan"), float("nan"))
+    for pattern, sub in pruned.groupby("pattern"):
+        curves = []
+        for _, c in sub.groupby(["model", "method", "condition", "seed"]):
+            curve = c.groupby("_x")["normalized"].mean().sort_index()
+            if len(curve) >= MIN_CURVE_POINTS:
+                y = curve.to_numpy()
+                rho = 0.0 if np.ptp(y) == 0 else float(stats.spearmanr(curve.index, y)[0])
+                curves.append((rho, int((np.diff(y) > TOL_POINTS).sum()), len(y) - 1))
+        if not curves:
+            rows.append(_row(CLAIM_A, str(pattern), "median spearman", float("nan"), nan2,
+                             _n_runs(sub), int(sub["seed"].nunique()), NOT_ENOUGH,
+                             f"No curve has {MIN_CURVE_POINTS} or more sparsity points."))
+            continue
+        med = float(np.median([c[0] for c in curves]))
+        viol, steps = sum(c[1] for c in curves), sum(c[2] for c in curves)
+        ok = med <= SPEARMAN_MAX and viol <= MAX_VIOLATION_SHARE * steps
+        rows.append(_row(CLAIM_A, str(pattern), "median spearman", med, nan2, _n_runs(sub),
+                         int(sub["seed"].nunique()), SUPPORTED if ok else NOT_SUPPORTED,
+                         f"Over {len(curves)} curves (method x condition) the median Spearman "
+                         f"correlation of score vs sparsity is {med:.2f} and {viol} of {steps} "
+                         f"steps rise by more than {TOL_POINTS:g} point(s)."))
+    return rows
+
+
+def _easy_hard(setting: str, conditions: list[str]) -> tuple[str, str] | None:
+    if setting in EASY_HARD:
+        easy, hard = EASY_HARD[setting]
+        return (easy, hard) if {easy, hard} <= set(conditions) else None
+    values = sorted((float(c.split("=", 1)[1]), c) for c in conditions if "=" in c)
+    if len(values) < 2:
+        return None
+    # option_count: more options = harder; kshot: fewer shots = harder
+    lo, hi = values[0][1], values[-1][1]
+    return (lo, hi) if setting == "option_count" else (hi, lo)
+
+
+def _zs_claim_b(setting: str, runs: pd.DataFrame, which: str) -> list[dict]:
+    norm, pruned = _zs_norm(runs, which)
+    scores = _per_question(norm)
+    dense = norm[norm["method"] == "dense"]
+    rows = []
+    stat = "mean gap (easy - hard condition), normalized points"
+    nan2 = (float("nan"), float("nan"))
+    for (_model, method, pattern), sub in pruned.groupby(["model", "method", "pattern"]):
+        pair = _easy_hard(setting, sorted(sub["condition"].unique()))
+        scope = f"{method} / {pattern}"
+        if pair is None:
+            rows.append(_row(CLAIM_B, scope, stat, float("nan"), nan2, _n_runs(sub), 0,
+                             NOT_ENOUGH, "Fewer than two conditions."))
+            continue
+        easy, hard = pair
+        items = []
+        for (_x, seed), pts in sub.groupby(["_x", "seed"]):
+            got = {}
+            for cond in (easy, hard):
+                row = pts[pts["condition"] == cond]
+                base = dense[(dense["condition"] == cond) & (dense["seed"] == seed)]
+                if row.empty or base.empty:
+                    break
+                key = (row["run_id"].iloc[0], f"{row['score'].iloc[0]}|{cond}")
+                bkey = (base["run_id"].iloc[0], key[1])
+                if key not in scores or bkey not in scores:
+                    break
+                got[cond] = (scores[key], scores[bkey])
+            if len(got) == 2:
+                items.append((*got[easy], *got[hard]))
+        if not items:
+            rows.append(_row(CLAIM_B, scope, stat, float("nan"), nan2, _n_runs(sub), 0,
+                             NOT_ENOUGH, "No per-question scores for both conditions."))
+            continue
+        point, lo, hi = _question_bootstrap(items)
+        verdict = SUPPORTED if lo > 0 else NOT_SUPPORTED if hi < 0 or point <= 0 else NOT_ENOUGH
+        rows.append(_row(
+            CLAIM_B, f"{scope}: {easy} vs {hard}", stat, point, (lo, hi), _n_runs(sub),
+            int(sub["seed"].nunique()), verdict,
+            f"Under '{hard}' the pruned model keeps {abs(point):.1f} normalized points "
+            f"{'less' if point > 0 else 'more'} than under '{easy}', averaged over "
+            f"{len(items)} sparsity point(s); CI from resampling the questions."))
+    return rows
+
+
+def _zs_claim_q(runs: pd.DataFrame, which: str) -> list[dict]:
+    from junk_dna.quantization import matched_sparsity
+
+    norm, _ = _zs_norm(runs, which)
+    scores = _per_question(norm)
+    stat = "mean gap (RTN - magnitude pruning) at matched storage, normalized points"
+    nan2 = (float("nan"), float("nan"))
+    dense = norm[norm["method"] == "dense"]
+    rtn = norm[norm["method"] == "rtn"]
+    mag = norm[(norm["method"] == "magnitude") & (norm["pattern"] == "unstructured")]
+    rows = []
+    for gran, sub in rtn.groupby("granularity"):
+        items = []
+        for bits, q in sub.groupby("bits"):
+            s = matched_sparsity(int(bits))
+            p = mag[np.isclose(mag["sparsity"].astype(float), s)]
+            if p.empty or dense.empty:
+                continue
+            keys = [(q["run_id"].iloc[0], q["metric"].iloc[0]),
+                    (dense["run_id"].iloc[0], dense["metric"].iloc[0]),
+                    (p["run_id"].iloc[0], p["metric"].iloc[0])]
+            if all(k in scores for k in keys):
+                items.append((scores[keys[0]], scores[keys[1]], scores[keys[2]], scores[keys[1]]))
+        if not items:
+            rows.append(_row(CLAIM_Q, str(gran), stat, float("nan"), nan2, _n_runs(sub), 0,
+                             NOT_ENOUGH, "No magnitude-pruning run at a matched sparsity."))
+            continue
+        point, lo, hi = _question_bootstrap(items)
+        verdict = SUPPORTED if lo > 0 else NOT_SUPPORTED if hi < 0 or point <= 0 else NOT_ENOUGH
+        rows.append(_row(CLAIM_Q, f"RTN {gran}", stat, point, (lo, hi), _n_runs(sub),
+                         int(sub["seed"].nunique()), verdict,
+                         f"Over {len(items)} matched points quantization keeps {abs(point):.1f} "
+                         f"normalized points {'more' if point > 0 else 'less'} than magnitude "
+                         "pruning; CI from resampling the questions."))
+    return rows
+
+
 def _check(key: str, setting: str, norm: pd.DataFrame, runs: pd.DataFrame,
            which: str) -> tuple[str, list[dict]]:
-    """Claim ``key`` ("A", "B" or "C") of one setting: its name and its rows."""
+    """Claim ``key`` ("A", "B", "C" or "Q") of one setting: its name and its rows."""
+    if setting in EASY_HARD or setting in ("option_count", "kshot", "quantization"):
+        if key == "A":
+            return CLAIM_A, _zs_claim_a(runs, which)
+        if key == "B":
+            return CLAIM_B, _zs_claim_b(setting, runs, which)
+        return CLAIM_Q, _zs_claim_q(runs, which)
     extra = _extra_keys(norm)
     many_models = norm["model"].nunique() > 1
     if key == "A":
@@ -378,7 +569,8 @@ def evaluate_claims(df: pd.DataFrame, which: str = "last") -> pd.DataFrame:
         runs = df[df["experiment"] == setting]
         if runs.empty:
             continue
-        norm = normalize_to_dense(runs, which=which)
+        zero_shot = "method" in runs.columns and runs["method"].notna().any()
+        norm = runs if zero_shot else normalize_to_dense(runs, which=which)
         if norm.empty:
             continue
         for key in claims:

@@ -240,6 +240,132 @@ def human_gap_figure(
     return fig
 
 
+METHOD_LABELS = {"magnitude": "Magnitude", "sparsegpt": "SparseGPT", "wanda": "Wanda"}
+CONDITION_COLORS = ("#0000cd", "#20b2aa", "#f5a623", "#800080", "#e02020", "#555555")
+ZERO_SHOT_TITLES = {
+    "context_length": "Open-book vs. closed-book QA (context tokens; closed = 0)",
+    "option_count": "Multiple-choice QA with k options",
+    "kshot": "k-shot in-context examples",
+    "factoid_vs_mc": "Factoid QA (exact match) vs. multiple-choice QA",
+}
+
+
+def _condition_order(conditions: Sequence[str]) -> list[str]:
+    """Conditions in reading order: numbers ascending (full context last)."""
+    def key(c: str) -> tuple[int, float, str]:
+        value = c.split("=", 1)[-1]
+        if value == "full":
+            return (1, 0.0, c)
+        try:
+            return (0, float(value), c)
+        except ValueError:
+            return (2, 0.0, c)
+    return sorted(set(conditions), key=key)
+
+
+def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float = 2.4):
+    """The Task_3 layout for a zero-shot experiment: one panel per (pruning method, pattern),
+    one curve per condition (context length, option count, shots, factoid / mc), each
+    normalized to the dense model under the same condition (= 100); mean over seeds with a
+    min..max band when there are several.
+
+    Args:
+        df: :func:`~junk_dna.results.collect` table of ONE zero-shot experiment.
+        score: ``"acc"`` or ``"acc_norm"`` (factoid conditions use exact match).
+        panel_size: inches per panel.
+
+    Raises:
+        ValueError: no runs, or no pruned runs with a dense baseline.
+    """
+    from junk_dna.analysis import normalize_zero_shot
+
+    plt = _pyplot()
+    if df.empty or "method" not in df.columns:
+        raise ValueError("no zero-shot runs in the table: run a sweep first")
+    experiment = str(df["experiment"].iloc[0])
+    norm = normalize_zero_shot(df, score=score)
+    pruned = norm[norm["method"].isin(list(METHOD_LABELS))].dropna(subset=["normalized"])
+    if pruned.empty:
+        raise ValueError(f"no pruned {experiment} runs with a dense baseline")
+    panels = [(m, p) for p in ("unstructured", "nm") for m in METHOD_LABELS
+              if not pruned[(pruned["method"] == m) & (pruned["pattern"] == p)].empty]
+    conditions = _condition_order(pruned["condition"].unique())
+    fig, axes = plt.subplots(1, len(panels), figsize=(panel_size * len(panels) + 0.6,
+                                                      panel_size + 1.3), squeeze=False)
+    for ax, (method, pattern) in zip(axes[0], panels, strict=True):
+        sub = pruned[(pruned["method"] == method) & (pruned["pattern"] == pattern)]
+        _panel_frame(ax, has_runs=True)
+        for i, cond in enumerate(conditions):
+            line = _curve(sub[sub["condition"] == cond], pattern)
+            if not line.empty:
+                scored = sub[sub["condition"] == cond]["score"].iloc[0]
+                label = cond if scored == score else f"{cond} ({scored})"
+                _draw_curve(ax, line, CONDITION_COLORS[i % len(CONDITION_COLORS)],
+                            marker="s", label=label)
+        _x_ticks(ax, sub, pattern)
+        ax.set_title(METHOD_LABELS[method] + (" [N:M]" if pattern == "nm" else ""), fontsize=9)
+        ax.set_xlabel("Sparsity (%)" if pattern == "unstructured" else "N:M (N kept of M)",
+                      fontsize=8)
+        ax.legend(fontsize=6, loc="lower left")
+    axes[0][0].set_ylabel(f"normalized {score}\n(dense = 100)", fontsize=8)
+    n_seeds = pruned["seed"].nunique()
+    spread = f"mean over {n_seeds} seeds, band = min..max" if n_seeds > 1 else "one seed"
+    fig.suptitle(f"{ZERO_SHOT_TITLES.get(experiment, experiment)}  model: "
+                 f"{_models_with_caveat(df)}; {spread}", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return fig
+
+
+def quantization_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float = 3.2):
+    """RTN weight quantization against pruning at matched compression (the paper's v2 claim
+    that quantization does not show the monotonic effect): x = the pruning sparsity with the
+    same weight storage as b-bit weights (``1 - b/16``), one curve per quantization
+    granularity and per pruning method (unstructured), normalized to the dense model.
+
+    Raises:
+        ValueError: no quantization runs with a dense baseline.
+    """
+    from junk_dna.analysis import normalize_zero_shot
+    from junk_dna.quantization import matched_sparsity
+
+    plt = _pyplot()
+    if df.empty or "method" not in df.columns:
+        raise ValueError("no quantization runs in the table: run a sweep first")
+    norm = normalize_zero_shot(df, score=score).dropna(subset=["normalized"])
+    rtn = norm[norm["method"] == "rtn"].copy()
+    if rtn.empty:
+        raise ValueError("no RTN runs with a dense baseline")
+    rtn["x"] = rtn["bits"].astype(int).map(lambda b: 100 * matched_sparsity(b))
+    fig, ax = plt.subplots(figsize=(panel_size + 1.2, panel_size))
+    _panel_frame(ax, has_runs=True)
+    for i, (gran, sub) in enumerate(rtn.groupby("granularity")):
+        stats = seed_summary(sub, ["bits", "x"]).sort_values("x")
+        _draw_curve(ax, stats, CONDITION_COLORS[i], marker="o", linestyle="--",
+                    label=f"RTN {str(gran).replace('_', ' ')}")
+    pruned = norm[norm["method"].isin(list(METHOD_LABELS)) & (norm["pattern"] == "unstructured")]
+    for j, (method, sub) in enumerate(pruned.groupby("method")):
+        line = _curve(sub, "unstructured")
+        _draw_curve(ax, line, CONDITION_COLORS[2 + j], marker="s",
+                    label=f"{METHOD_LABELS[method]} pruning")
+    ticks = sorted(rtn[["x", "bits"]].drop_duplicates().itertuples(index=False))
+    ax.set_xticks([t.x for t in ticks], [f"{t.x:g}%\n{int(t.bits)}b" for t in ticks],
+                  fontsize=7)
+    ax.set_xlabel("equal-storage sparsity / bits per weight", fontsize=8)
+    ax.set_ylabel(f"normalized {score} (dense = 100)", fontsize=8)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(f"Quantization vs. pruning  model: {_models_with_caveat(df)}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _models_with_caveat(df: pd.DataFrame) -> str:
+    models = ", ".join(sorted(map(str, df["model"].unique())))
+    caveat = df.get("resolved_caveat")
+    if caveat is not None and caveat.notna().any():
+        models += " (weights went through a 4-bit GGUF: see the caveat in the records)"
+    return models
+
+
 def _pyplot():
     """matplotlib.pyplot on a non-interactive backend unless one is already chosen."""
     import matplotlib

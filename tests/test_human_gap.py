@@ -165,8 +165,8 @@ def test_human_gap_validation_rejects_other_modes_and_tasks_without_a_human_scor
 
 def test_easy_vs_hard_claim_on_known_curves():
     easy, hard = [98.0, 95.0, 90.0], [90.0, 70.0, 50.0]
-    dense = {"sst2-embedded": 0.85, "piqa-embedded": 0.60}
-    curves = {"sst2-embedded": easy, "piqa-embedded": hard}
+    dense = {"sst2-embedded": 0.85, "csqa-embedded": 0.60}
+    curves = {"sst2-embedded": easy, "csqa-embedded": hard}
     table = evaluate_claims(_runs(dense, curves, seeds=(1, 2, 3), noise=0.5))
     row = table[(table["setting"] == "human_gap") & (table["claim"] == CLAIM_B)]
     assert len(row) == 1
@@ -174,7 +174,7 @@ def test_easy_vs_hard_claim_on_known_curves():
     assert row["verdict"] == SUPPORTED
     assert row["value"] == pytest.approx(np.mean(np.subtract(easy, hard)), abs=1.0)
     assert "sst2-embedded" in row["scope"].split(" vs ")[0]  # the smaller gap is the easy one
-    swapped = evaluate_claims(_runs(dense, {"sst2-embedded": hard, "piqa-embedded": easy},
+    swapped = evaluate_claims(_runs(dense, {"sst2-embedded": hard, "csqa-embedded": easy},
                                     seeds=(1, 2, 3), noise=0.5))
     assert swapped[swapped["claim"] == CLAIM_B]["verdict"].item() == NOT_SUPPORTED
     one_seed = evaluate_claims(_runs(dense, curves))

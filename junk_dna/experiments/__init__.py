@@ -82,7 +82,7 @@ def _load_builtin() -> None:
     import importlib
     import os
 
-    from junk_dna.experiments import data_adequacy, human_gap, true_gem  # noqa: F401
+    from junk_dna.experiments import data_adequacy, human_gap, true_gem, zero_shot  # noqa: F401
 
     for module in os.environ.get("JUNK_DNA_PLUGINS", "").split(","):
         module = module.strip()

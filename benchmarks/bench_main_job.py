@@ -1,0 +1,131 @@
+"""Where the main job's time goes, stage by stage, and what the model cache saves.
+
+Reads a finished runs folder (``make reproduce`` writes ``papermill_runs/``) and prints the
+wall time of every stage summed over all runs, as a share of the total:
+
+* from each run's ``record.json`` ``timings``: setup (imports inside the run, seeding), data
+  loading, model loading, tokenization, pruning / compression, training, evaluation, checks;
+* papermill and kernel overhead: a run's papermill duration (the executed notebook's
+  ``metadata.papermill.duration``) minus the run's own ``wall_time_s``: kernel start,
+  imports in the notebook, notebook I/O;
+* figures: the figures notebook's papermill duration;
+* set-up (``make setup``) when given with ``--setup-seconds`` (it is not in the runs folder).
+
+"Framework overhead" = papermill/kernel + setup + data and model loading + tokenization; the
+issue's target is under 10 % of the total.
+
+``--cache`` also measures the converted-model cache: the same small zero-shot sweep
+(``quantization --preset smoke``) run twice against a fresh cache folder, cold then warm, and
+prints the ratio (the named baseline is the cold sweep).
+
+Usage::
+
+    python benchmarks/bench_main_job.py --runs-dir papermill_runs [--setup-seconds 170]
+    python benchmarks/bench_main_job.py --cache
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+FRAMEWORK = ("papermill + kernel", "setup (make setup)", "run setup (imports)", "load_data",
+             "load_model", "tokenize")
+RENAME = {"setup": "run setup (imports)", "prune": "prune / compress",
+          "compress": "prune / compress"}
+
+
+def papermill_duration(notebook: Path) -> float | None:
+    """``metadata.papermill.duration`` of an executed notebook, or None."""
+    try:
+        meta = json.loads(notebook.read_text())["metadata"].get("papermill", {})
+    except (OSError, ValueError, KeyError):
+        return None
+    value = meta.get("duration")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def stage_table(runs_dir: Path, setup_seconds: float | None) -> tuple[dict[str, float], int]:
+    """Seconds per stage summed over every run below ``runs_dir`` (and the run count)."""
+    stages: dict[str, float] = defaultdict(float)
+    n_runs = 0
+    for record_path in sorted(runs_dir.glob("*/*/record.json")):
+        record = json.loads(record_path.read_text())
+        if record.get("status") != "ok" or record.get("reused_from"):
+            continue  # a reused run cost nothing in this job
+        n_runs += 1
+        for stage, seconds in (record.get("timings") or {}).items():
+            stages[RENAME.get(stage, stage)] += float(seconds)
+        notebooks = [p for p in record_path.parent.glob("*.ipynb")]
+        duration = papermill_duration(notebooks[0]) if notebooks else None
+        if duration is not None:
+            stages["papermill + kernel"] += max(0.0, duration - float(record["wall_time_s"]))
+    figures = papermill_duration(runs_dir / "figures" / "figures.ipynb")
+    if figures is not None:
+        stages["figures"] += figures
+    if setup_seconds:
+        stages["setup (make setup)"] += setup_seconds
+    return dict(stages), n_runs
+
+
+def print_stages(runs_dir: Path, setup_seconds: float | None) -> None:
+    stages, n_runs = stage_table(runs_dir, setup_seconds)
+    total = sum(stages.values())
+    if not total:
+        sys.exit(f"no finished runs with timings below {runs_dir}")
+    print(f"{n_runs} runs executed (reused runs excluded) under {runs_dir}")
+    print(f"{'stage':28s} {'seconds':>10s} {'share':>7s}   (summed over runs; runs overlap "
+          "when jobs > 1)")
+    for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
+        print(f"{stage:28s} {seconds:10.1f} {100 * seconds / total:6.1f} %")
+    overhead = sum(stages.get(s, 0.0) for s in FRAMEWORK)
+    print(f"{'TOTAL':28s} {total:10.1f}")
+    print(f"framework overhead ({', '.join(FRAMEWORK)}): {overhead:.1f} s = "
+          f"{100 * overhead / total:.1f} % of the total (target < 10 %)")
+
+
+def timed_sweep(runs_dir: Path, cache: Path) -> float:
+    env = {**os.environ, "JUNK_DNA_CACHE": os.fspath(cache), "HF_HUB_OFFLINE": "1"}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "junk_dna.cli", "sweep", "quantization", "--preset",
+                    "smoke", "--runs-dir", os.fspath(runs_dir), "--no-progress"],
+                   check=True, env=env)
+    return time.perf_counter() - start
+
+
+def print_cache() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        cold = timed_sweep(tmp_path / "cold", tmp_path / "cache")
+        warm = timed_sweep(tmp_path / "warm", tmp_path / "cache")
+    print(f"quantization --preset smoke (2 runs, embedded SmolLM2): cold cache {cold:.1f} s "
+          f"(baseline), warm cache {warm:.1f} s: warm/cold = {warm / cold:.2f} "
+          f"({cold / warm:.2f}x faster)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs-dir", type=Path, default=None,
+                        help="a finished runs folder (e.g. papermill_runs)")
+    parser.add_argument("--setup-seconds", type=float, default=None,
+                        help="measured `make setup` time to include as a stage")
+    parser.add_argument("--cache", action="store_true",
+                        help="measure a cold vs a warm converted-model cache")
+    args = parser.parse_args()
+    if args.runs_dir is None and not args.cache:
+        parser.error("give --runs-dir and/or --cache")
+    if args.runs_dir is not None:
+        print_stages(args.runs_dir, args.setup_seconds)
+    if args.cache:
+        print_cache()
+
+
+if __name__ == "__main__":
+    main()

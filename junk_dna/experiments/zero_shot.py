@@ -1,0 +1,478 @@
+"""The pruned-LLM experiments: one-shot compression of a causal LM, then zero-shot evaluation.
+
+No fine-tuning: as the paper did with Vicuna-7B, a pre-trained causal LM is pruned once
+(per-matrix magnitude, Wanda or SparseGPT; unstructured or N:M) or weight-quantized (RTN),
+then scored zero-shot. One run = one compressed model evaluated under every *condition* of
+its experiment, so the model is loaded and compressed once per run:
+
+==================  ==========================================  ==============================
+experiment          conditions (harder ->)                      task (embedded default)
+==================  ==========================================  ==============================
+``context_length``  context tokens, e.g. [None, 256, 128, 64,   SciQ with its support passage
+                    0] (None = full passage, 0 = closed book)   (multiple choice)
+``option_count``    options per question k, e.g. [2, 3, 4, 5]   CommonsenseQA (5 options)
+``kshot``           in-context examples, e.g. [5, 3, 1, 0]      ARC-Easy
+``factoid_vs_mc``   ["mc", "factoid"]: ``mc_task`` by           TriviaQA (no context, EM/F1)
+                    log-likelihood vs ``task`` generated        vs ARC-Easy
+``quantization``    none: RTN at 8..2 bits against pruning at   ARC-Easy
+                    matched compression
+==================  ==========================================  ==============================
+
+Every metric of a run is named ``<metric>|<condition>`` (``acc|context=64``,
+``exact_match|factoid``) and normalized to the dense run (``method="dense"``) with the same
+everything else (:func:`junk_dna.analysis.normalize_zero_shot`). The embedded model
+(``smollm2``) went through a 4-bit GGUF before we see it: its records carry that caveat.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from junk_dna.experiments import Experiment, register
+
+METHODS: tuple[str, ...] = ("dense", "magnitude", "wanda", "sparsegpt", "rtn")
+PRUNING_METHODS: tuple[str, ...] = ("magnitude", "wanda", "sparsegpt")
+PATTERNS: tuple[str, ...] = ("unstructured", "nm")
+SELECTIONS: tuple[str, ...] = ("first", "random")
+ZERO_SHOT_PROTOCOL = "zero_shot"
+MAX_SHOTS = 5
+
+#: Default task and conditions per experiment (the notebooks' parameter cells use them).
+EXPERIMENT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "context_length": {"task": "sciq", "conditions": [None, 256, 128, 64, 0]},
+    "option_count": {"task": "csqa", "conditions": [2, 3, 4, 5]},
+    "kshot": {"task": "arc_easy", "conditions": [5, 3, 1, 0]},
+    "factoid_vs_mc": {"task": "triviaqa", "mc_task": "arc_easy", "conditions": ["mc", "factoid"]},
+    "quantization": {"task": "arc_easy", "conditions": None},
+}
+
+
+@dataclass(frozen=True)
+class ZeroShotConfig:
+    """Every parameter of one zero-shot run (a notebook's ``parameters`` cell).
+
+    Fields a run does not use are ``None`` after :meth:`normalized` (the pruning fields of a
+    dense or RTN run, the quantization fields of a pruned run, calibration of magnitude), so
+    equal runs have equal parameters.
+    """
+
+    experiment: str = "context_length"  # one of EXPERIMENT_DEFAULTS
+    model: str = "smollm2"  # embedded alias, local folder, GGUF file, or hub id
+    dtype: str = "float32"  # float32 | float16 | bfloat16
+    device_map: str | None = None  # None (one device) | "auto" (accelerate: several GPUs)
+    method: str = "magnitude"  # dense | magnitude | wanda | sparsegpt | rtn
+    pattern: str | None = "unstructured"  # unstructured | nm (pruning methods)
+    sparsity: float | None = 0.5  # unstructured: share of each matrix / row pruned
+    nm: str | None = None  # N:M, N weights KEPT per group of M along the input dimension
+    bits: int | None = None  # rtn: bits per weight (2..8)
+    granularity: str | None = None  # rtn: per_channel | per_group
+    group_size: int | None = None  # rtn per_group: input weights per group
+    calibration: str | None = "embedded"  # wanda/sparsegpt: "embedded" text or "c4" (hub)
+    n_calibration: int | None = 16  # calibration sequences
+    calibration_seqlen: int | None = 256  # tokens per calibration sequence
+    blocksize: int | None = 128  # sparsegpt column block
+    percdamp: float | None = 0.01  # sparsegpt dampening (share of mean diag(H))
+    task: str = "sciq"  # junk_dna.qa_tasks name
+    mc_task: str | None = None  # factoid_vs_mc: the multiple-choice task
+    n_questions: int = 200  # questions evaluated (after the few-shot pool is set aside)
+    selection: str = "first"  # "first" n questions (the paper's) or a seeded "random" sample
+    conditions: Any = None  # the experiment's conditions (see the module docstring)
+    max_new_tokens: int = 32  # factoid generation (the original: 32)
+    batch_tokens: int = 4096  # multiple-choice scoring: tokens per forward batch
+    gen_batch_size: int = 8  # factoid generation: prompts per batch
+    seed: int = 0  # calibration windows, option dropping, shots, random selection
+
+    def __post_init__(self) -> None:
+        _validate_config(self)
+
+    def normalized(self) -> ZeroShotConfig:
+        """A copy with unused fields set to ``None`` (see the class docstring)."""
+        changes: dict[str, Any] = {}
+        if self.method in ("dense", "rtn"):
+            changes.update(pattern=None, sparsity=None, nm=None)
+        elif self.pattern == "unstructured":
+            changes["nm"] = None
+        else:
+            changes["sparsity"] = None
+        if self.method != "rtn":
+            changes.update(bits=None, granularity=None, group_size=None)
+        elif self.granularity == "per_channel":
+            changes["group_size"] = None
+        if self.method not in ("wanda", "sparsegpt"):
+            changes.update(calibration=None, n_calibration=None, calibration_seqlen=None)
+        if self.method != "sparsegpt":
+            changes.update(blocksize=None, percdamp=None)
+        if self.experiment != "factoid_vs_mc":
+            changes["mc_task"] = None
+        if self.conditions is not None:
+            changes["conditions"] = list(self.conditions)
+        return replace(self, **changes)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ZeroShotConfig:
+        """Build from a flat mapping, ignoring keys that are not fields (e.g. ``run_dir``)."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(k for k in params if k not in names and k != "run_dir")
+        if unknown:
+            raise ValueError(f"unknown zero-shot parameter(s) {unknown}; allowed: {sorted(names)}")
+        return cls(**{k: v for k, v in params.items() if k in names})
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]) -> ZeroShotConfig:
+        """Build from a notebook's globals (the parameters cell)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: namespace[k] for k in names if k in namespace})
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; allowed: {list(allowed)}")
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} {value!r} must be an integer >= {minimum}")
+
+
+def _validate_config(cfg: ZeroShotConfig) -> None:
+    """Every check that needs no model and no data (cheap; runs on construction).
+
+    Raises:
+        ValueError: naming the bad value and the allowed ones.
+    """
+    from junk_dna.qa_tasks import get_qa_task
+
+    _check_choice("experiment", cfg.experiment, tuple(EXPERIMENT_DEFAULTS))
+    _check_choice("method", cfg.method, METHODS)
+    _check_choice("dtype", cfg.dtype, ("float32", "float16", "bfloat16"))
+    _check_choice("device_map", cfg.device_map, (None, "auto"))
+    _check_choice("selection", cfg.selection, SELECTIONS)
+    for name in ("n_questions", "max_new_tokens", "batch_tokens", "gen_batch_size"):
+        _check_int(name, getattr(cfg, name), 1)
+    _check_int("seed", cfg.seed, 0)
+    if cfg.method in PRUNING_METHODS:
+        from junk_dna.llm_pruning import check_llm_pruning
+
+        _check_choice("pattern", cfg.pattern, PATTERNS)
+        check_llm_pruning(cfg.method, cfg.sparsity if cfg.pattern == "unstructured" else None,
+                          cfg.nm if cfg.pattern == "nm" else None,
+                          blocksize=cfg.blocksize if cfg.blocksize is not None else 128,
+                          percdamp=cfg.percdamp if cfg.percdamp is not None else 0.01)
+        if cfg.method != "magnitude":
+            _check_choice("calibration", cfg.calibration, ("embedded", "c4"))
+            _check_int("n_calibration", cfg.n_calibration, 1)
+            _check_int("calibration_seqlen", cfg.calibration_seqlen, 8)
+    if cfg.method == "rtn":
+        from junk_dna.quantization import check_quantization
+
+        _check_choice("granularity", cfg.granularity, ("per_channel", "per_group"))
+        check_quantization(cfg.bits, cfg.granularity,
+                           cfg.group_size if cfg.group_size is not None else 128)
+    exp = cfg.experiment
+    want = "factoid" if exp == "factoid_vs_mc" else "mc"
+    spec = get_qa_task(cfg.task)
+    if spec.kind != want and not (exp == "context_length" and spec.kind == "factoid"):
+        raise ValueError(f"experiment {exp!r} needs a {want} task; {cfg.task!r} is {spec.kind}")
+    if exp == "factoid_vs_mc" and (cfg.mc_task is None
+                                   or get_qa_task(cfg.mc_task).kind != "mc"):
+        raise ValueError(f"factoid_vs_mc needs mc_task, a multiple-choice task; got "
+                             f"{cfg.mc_task!r}")
+    _check_conditions(exp, cfg.conditions, spec)
+
+
+def _check_conditions(exp: str, conditions: Any, spec: Any) -> None:
+    if exp == "quantization":
+        if conditions is not None:
+            raise ValueError(f"quantization takes no conditions; got {conditions!r}")
+        return
+    if not isinstance(conditions, (list, tuple)) or not conditions:
+        raise ValueError(f"{exp} needs a non-empty list of conditions; got {conditions!r} "
+                         f"(e.g. {EXPERIMENT_DEFAULTS[exp]['conditions']})")
+    if len(set(map(str, conditions))) != len(conditions):
+        raise ValueError(f"{exp} conditions {list(conditions)} repeat a value")
+    for c in conditions:
+        if exp == "context_length":
+            if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 0):
+                raise ValueError(f"context length {c!r} must be an integer >= 0 (tokens; 0 = "
+                                 "closed book) or None (the full context)")
+            if spec.name == "sciq" or spec.kind == "mc":
+                continue
+        elif exp == "option_count":
+            n_options = getattr(spec, "n_options", None)
+            if isinstance(c, bool) or not isinstance(c, int) or c < 2:
+                raise ValueError(f"option count k {c!r} must be an integer >= 2")
+            if n_options is not None and c > n_options:
+                raise ValueError(f"option count k={c} is larger than the {n_options} options "
+                                 f"the questions of {spec.name!r} have")
+        elif exp == "kshot":
+            if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c <= MAX_SHOTS:
+                raise ValueError(f"shots {c!r} must be an integer in [0, {MAX_SHOTS}]")
+        elif exp == "factoid_vs_mc" and c not in ("mc", "factoid"):
+            raise ValueError(f"factoid_vs_mc condition {c!r}; allowed: ['mc', 'factoid']")
+
+
+def validate_for(experiment: str):
+    """The sweep validator of one experiment: builds and normalizes the config (no model)."""
+
+    def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, Any]:
+        from junk_dna.lm_models import resolve_causal_lm
+
+        given = dict(params)
+        if given.setdefault("experiment", experiment) != experiment:
+            raise ValueError(f"a {experiment} run has experiment={given['experiment']!r}")
+        for key, value in EXPERIMENT_DEFAULTS[experiment].items():
+            given.setdefault(key, value)
+        cfg = ZeroShotConfig.from_params(given).normalized()
+        resolved = resolve_causal_lm(cfg.model, check_hub=check_hub)
+        if cfg.nm is not None:
+            check_nm_widths_from_config(resolved.location, cfg.nm)
+        return asdict(cfg)
+
+    return validate
+
+
+def check_nm_widths_from_config(location: str, nm: str) -> None:
+    """Before any weights load: M of ``nm`` must divide the hidden and intermediate sizes in
+    the model's ``config.json`` (the input widths of a decoder block's linears). Does
+    nothing when no config can be read without loading (e.g. a GGUF not converted yet); the
+    check then runs on the loaded model, still before pruning.
+
+    Raises:
+        ValueError: naming the width M does not divide.
+    """
+    from junk_dna.pruning import parse_nm
+
+    folder = Path(location)
+    if not (folder / "config.json").is_file():
+        return
+    import json
+
+    config = json.loads((folder / "config.json").read_text())
+    _, m = parse_nm(nm)
+    for key in ("hidden_size", "intermediate_size", "n_embd", "ffn_dim"):
+        width = config.get(key)
+        if isinstance(width, int) and width % m:
+            raise ValueError(f"N:M {nm}: M = {m} does not divide the model's {key} = {width} "
+                             f"(the input width of some of its linear layers)")
+
+
+def condition_label(experiment: str, condition: Any) -> str:
+    """The metric suffix of a condition: ``context=full``, ``k=3``, ``shots=0``, ``mc``."""
+    if experiment == "context_length":
+        return "context=" + ("full" if condition is None else str(condition))
+    if experiment == "option_count":
+        return f"k={condition}"
+    if experiment == "kshot":
+        return f"shots={condition}"
+    if experiment == "factoid_vs_mc":
+        return str(condition)
+    return "all"
+
+
+def _compress(model: Any, tokenizer: Any, cfg: ZeroShotConfig) -> dict[str, Any]:
+    """Prune or quantize ``model`` in place; the report for the record."""
+    if cfg.method == "dense":
+        return {"method": "dense"}
+    if cfg.method == "rtn":
+        from junk_dna.quantization import quantize_causal_lm
+
+        return quantize_causal_lm(model, bits=cfg.bits, granularity=cfg.granularity,
+                                  group_size=cfg.group_size or 128)
+    from junk_dna.llm_pruning import calibration_samples, prune_causal_lm
+
+    calibration = None
+    if cfg.method != "magnitude":
+        calibration = calibration_samples(tokenizer, source=cfg.calibration,
+                                          n_samples=cfg.n_calibration,
+                                          seqlen=cfg.calibration_seqlen, seed=cfg.seed)
+    return prune_causal_lm(model, method=cfg.method, sparsity=cfg.sparsity, nm=cfg.nm,
+                           calibration=calibration, blocksize=cfg.blocksize or 128,
+                           percdamp=cfg.percdamp if cfg.percdamp is not None else 0.01)
+
+
+def _mc_questions(qs: list, fmt: str, **prompt_kw: Any) -> list:
+    from junk_dna.evaluation import MCQuestion
+    from junk_dna.qa_tasks import format_prompt
+
+    return [MCQuestion(context=format_prompt(q, fmt, **prompt_kw), options=tuple(q.options),
+                       label=q.label) for q in qs]
+
+
+def evaluate_conditions(model: Any, tokenizer: Any, cfg: ZeroShotConfig
+                        ) -> tuple[dict[str, float], dict[str, list[float]], dict[str, Any]]:
+    """Score the (compressed) model under every condition of ``cfg.experiment``.
+
+    Returns:
+        ``(metrics, per_question, info)``: ``metrics`` maps ``<metric>|<condition>`` to a
+        mean (accuracy in [0, 1]); ``per_question`` the same keys to per-question scores
+        (for bootstraps over questions); ``info`` counts (questions, truncations, pool).
+    """
+    from junk_dna import qa_tasks
+    from junk_dna.evaluation import evaluate_factoid, score_multiple_choice
+
+    exp = cfg.experiment
+    metrics: dict[str, float] = {}
+    per_question: dict[str, list[float]] = {}
+    info: dict[str, Any] = {}
+
+    def score_mc(questions: list, label: str) -> None:
+        result = score_multiple_choice(model, tokenizer, questions,
+                                       batch_tokens=cfg.batch_tokens)
+        for name, attr in (("acc", "correct"), ("acc_norm", "correct_norm")):
+            key = f"{name}|{label}"
+            per_question[key] = [float(getattr(r, attr)) for r in result.records]
+            metrics[key] = float(sum(per_question[key]) / max(1, len(per_question[key])))
+        info[f"n_truncated|{label}"] = result.n_truncated
+
+    def score_factoid(questions: list, prompts: list[str], label: str) -> None:
+        result = evaluate_factoid(model, tokenizer, prompts, [q.answers for q in questions],
+                                  max_new_tokens=cfg.max_new_tokens,
+                                  batch_size=cfg.gen_batch_size)
+        for name, values in (("exact_match", result.exact_match), ("f1", result.f1)):
+            key = f"{name}|{label}"
+            per_question[key] = [float(v) for v in values]
+            metrics[key] = float(sum(values) / max(1, len(values)))
+
+    task = qa_tasks.get_qa_task(cfg.task)
+    if exp == "factoid_vs_mc":
+        facts = qa_tasks.load_factoid(cfg.task, cfg.n_questions, selection=cfg.selection,
+                                      seed=cfg.seed)
+        mcs = qa_tasks.load_mc(cfg.mc_task, n=cfg.n_questions, selection=cfg.selection,
+                               seed=cfg.seed)
+        info["n_questions"] = {"factoid": len(facts), "mc": len(mcs)}
+        for c in cfg.conditions:
+            if c == "mc":
+                score_mc(_mc_questions(mcs, "mc"), "mc")
+            else:
+                score_factoid(facts, [qa_tasks.format_prompt(q, "factoid") for q in facts],
+                              "factoid")
+        return metrics, per_question, info
+    if exp == "context_length" and task.kind == "factoid":
+        facts = qa_tasks.load_factoid(cfg.task, cfg.n_questions, selection=cfg.selection,
+                                      seed=cfg.seed)
+        info["n_questions"] = len(facts)
+        for c in cfg.conditions:
+            prompts = [qa_tasks.format_prompt(q, "factoid_open", context_tokens=c,
+                                              tokenizer=tokenizer) for q in facts]
+            score_factoid(facts, prompts, condition_label(exp, c))
+        return metrics, per_question, info
+
+    if exp == "kshot":
+        pool_size = 5 * MAX_SHOTS
+        qs = qa_tasks.load_mc(cfg.task, n=cfg.n_questions + pool_size, selection=cfg.selection,
+                              seed=cfg.seed)
+        qs, pool = qa_tasks.split_pool(qs, pool_size, seed=cfg.seed)
+        info.update(n_questions=len(qs), pool=len(pool))
+        from junk_dna.evaluation import MCQuestion
+
+        for c in cfg.conditions:
+            questions = [MCQuestion(context=qa_tasks.fewshot_prompt(q, pool, c, cfg.seed, "mc"),
+                                    options=tuple(q.options), label=q.label) for q in qs]
+            score_mc(questions, condition_label(exp, c))
+        return metrics, per_question, info
+
+    support_only = exp == "context_length"
+    qs = qa_tasks.load_mc(cfg.task, n=cfg.n_questions, selection=cfg.selection, seed=cfg.seed,
+                          support_only=support_only)
+    info["n_questions"] = len(qs)
+    if exp == "context_length":
+        for c in cfg.conditions:
+            score_mc(_mc_questions(qs, "mc_open", context_tokens=c, tokenizer=tokenizer),
+                     condition_label(exp, c))
+    elif exp == "option_count":
+        too_few = [q.id for q in qs if len(q.options) < max(cfg.conditions)]
+        if too_few:
+            raise ValueError(f"option count k={max(cfg.conditions)} is larger than the options "
+                             f"of {len(too_few)} question(s) of {cfg.task!r}, e.g. "
+                             f"{too_few[0]!r}")
+        for c in cfg.conditions:
+            sub = [qa_tasks.subsample_options(q, c, cfg.seed) for q in qs]
+            score_mc(_mc_questions(sub, "mc"), condition_label(exp, c))
+    else:  # quantization: one condition
+        score_mc(_mc_questions(qs, "mc"), "all")
+    return metrics, per_question, info
+
+
+def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
+    """Load, compress and evaluate one configuration; write ``record.json`` atomically.
+
+    Steps: seed; load the causal LM (a converted embedded model comes from the cache after
+    the first load); prune or quantize one-shot; check the sparsity reached; evaluate every
+    condition; write the record (and ``per_question.json`` with per-question scores).
+
+    Returns:
+        The record (see :mod:`junk_dna.results`); ``final.last`` holds the metrics.
+
+    Raises:
+        ValueError: bad parameters (before loading anything) or data that cannot serve them.
+    """
+    start = time.perf_counter()
+    import torch
+    from transformers import set_seed
+
+    from junk_dna.lm_models import load_causal_lm, resolve_causal_lm
+    from junk_dna.results import atomic_write_text, git_commit, package_versions, write_record
+
+    cfg = config.normalized()
+    resolved = resolve_causal_lm(cfg.model)
+    if cfg.nm is not None:
+        check_nm_widths_from_config(resolved.location, cfg.nm)
+    threads = os.environ.get("JUNK_DNA_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))
+    set_seed(cfg.seed)
+    timings = {"setup": time.perf_counter() - start}
+    clock = time.perf_counter()
+    loaded = load_causal_lm(cfg.model, dtype=cfg.dtype, device_map=cfg.device_map,
+                            resolved=resolved)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    timings["load_model"] = time.perf_counter() - clock
+    if cfg.method in PRUNING_METHODS and cfg.nm is not None:
+        from junk_dna.llm_pruning import check_llm_widths
+
+        check_llm_widths(model, cfg.nm)
+    clock = time.perf_counter()
+    with torch.no_grad():
+        report = _compress(model, tokenizer, cfg)
+    timings["compress"] = time.perf_counter() - clock
+    from junk_dna.llm_pruning import llm_sparsity_report
+
+    sparsity = llm_sparsity_report(model).iloc[-1]
+    clock = time.perf_counter()
+    metrics, per_question, info = evaluate_conditions(model, tokenizer, cfg)
+    timings["evaluate"] = time.perf_counter() - clock
+    record = {
+        "experiment": cfg.experiment,
+        "run_id": Path(run_dir).name if run_dir is not None else "interactive",
+        "status": "ok",
+        "params": asdict(cfg),
+        "resolved": {**loaded.as_record(), "caveat": loaded.caveat},
+        "final": {"last": metrics, "best": metrics},
+        "evaluation": info,
+        "compression": {k: v for k, v in report.items()
+                        if isinstance(v, (str, int, float, bool)) or v is None},
+        "sparsity": {"reached": float(sparsity["sparsity"]), "prunable": int(sparsity["numel"]),
+                     "zeros": int(sparsity["pruned"])},
+        "wall_time_s": round(time.perf_counter() - start, 3),
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "threads": torch.get_num_threads(),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+    }
+    if run_dir is not None:
+        import json
+
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(run_dir) / "per_question.json", json.dumps(per_question))
+        write_record(run_dir, record)
+    return record
+
+
+for _name in EXPERIMENT_DEFAULTS:
+    register(Experiment(name=_name, notebook=f"{_name}.ipynb", validate=validate_for(_name),
+                        protocol=None))
