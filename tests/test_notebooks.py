@@ -41,10 +41,25 @@ def test_smoke_sweeps_then_figures_from_the_real_notebooks(tmp_path):
     assert adequacy.returncode == 0, adequacy.stderr[-3000:]
     assert set(collect(runs)["experiment"]) == {"true_gem", "data_adequacy"}
 
+    gap = _cli("sweep", "human_gap", "--preset", "smoke", "--runs-dir", str(runs),
+               "--no-progress")
+    assert gap.returncode == 0, gap.stderr[-3000:]
+    assert "2 reused" in gap.stderr  # the SST-2 runs are true_gem's smoke runs
+    for name in ("context_length", "quantization"):
+        zs = _cli("sweep", name, "--preset", "smoke", "--runs-dir", str(runs), "--no-progress")
+        assert zs.returncode == 0, zs.stderr[-3000:]
+    records = collect(runs)
+    assert set(records["experiment"]) == {"true_gem", "data_adequacy", "human_gap",
+                                          "context_length", "quantization"}
+    assert records[records["experiment"] == "quantization"]["resolved_caveat"].notna().all()
+
     fig = _cli("figures", "--runs-dir", str(runs), "--figures-dir", str(figs))
     assert fig.returncode == 0, fig.stderr[-3000:]
-    for name in ("true_gem", "data_adequacy"):
+    for name in ("true_gem", "data_adequacy", "human_gap", "context_length", "quantization"):
         for ext in ("png", "pdf"):
             assert (figs / f"{name}.{ext}").stat().st_size > 10_000
-    assert "## A: monotonic drop" in (figs / "claims.md").read_text()
+    claims = (figs / "claims.md").read_text()
+    for setting in ("true_gem", "data_adequacy", "human_gap", "context_length", "quantization"):
+        assert f"## Setting: {setting}" in claims
+    assert "### A: monotonic drop" in claims
     assert (runs / "figures" / "figures.ipynb").exists()

@@ -83,7 +83,7 @@ class ZeroShotConfig:
     selection: str = "first"  # "first" n questions (the paper's) or a seeded "random" sample
     conditions: Any = None  # the experiment's conditions (see the module docstring)
     max_new_tokens: int = 32  # factoid generation (the original: 32)
-    batch_tokens: int = 4096  # multiple-choice scoring: tokens per forward batch
+    batch_tokens: int = 1024  # multiple-choice scoring: tokens per forward batch
     gen_batch_size: int = 8  # factoid generation: prompts per batch
     seed: int = 0  # calibration windows, option dropping, shots, random selection
 
