@@ -73,7 +73,7 @@ def normalize_to_dense(df: pd.DataFrame, *, which: str = "last") -> pd.DataFrame
         return rows.assign(dense_value=pd.Series(dtype=float),
                            normalized=pd.Series(dtype=float))
     keys = baseline_keys(rows)
-    filled = rows[keys].astype(str)  # None/NaN-safe join keys
+    filled = rows[keys].map(str)  # None/NaN-safe join keys (astype(str) keeps NaN in pandas 3)
     dense = rows["mode"] == "dense"
     base = (rows[dense].assign(_key=filled[dense].agg("|".join, axis=1))
             .drop_duplicates("_key").set_index("_key")["value"])
@@ -203,7 +203,7 @@ def normalize_zero_shot(df: pd.DataFrame, score: str = "acc") -> pd.DataFrame:
         lambda s: (s == score).any())
     rows = rows[(rows["score"] == score) | ~has_req]
     keys = [*baseline_keys(rows.drop(columns=["score", "condition"])), "condition", "score"]
-    filled = rows[keys].astype(str)
+    filled = rows[keys].map(str)
     dense = rows["method"] == "dense"
     base = (rows[dense].assign(_key=filled[dense].agg("|".join, axis=1))
             .drop_duplicates("_key").set_index("_key")["value"])

@@ -121,7 +121,7 @@ def _extra_keys(norm: pd.DataFrame) -> list[str]:
     curves are never pooled across them."""
     skip = set(CURVE_KEYS) | {"dense_value", "normalized", "_x"}
     return [k for k in baseline_keys(norm)
-            if k not in skip and norm[k].astype(str).nunique() > 1]
+            if k not in skip and norm[k].map(str).nunique() > 1]
 
 
 def _pruned(norm: pd.DataFrame) -> pd.DataFrame:
