@@ -42,6 +42,9 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "factoid_vs_mc": ("A", "B"),
     "quantization": ("Q",),
 }
+#: Zero-shot claims B and Q: a condition whose dense model answers fewer questions right than
+#: this cannot be normalized meaningfully (one right answer would be "100").
+MIN_DENSE_CORRECT = 10
 #: Zero-shot settings: the easy and the hard condition of claim B (metric suffixes), or a
 #: rule picking them from the conditions present.
 EASY_HARD: dict[str, tuple[str, str]] = {
@@ -472,6 +475,14 @@ def _zs_claim_b(setting: str, runs: pd.DataFrame, which: str) -> list[dict]:
             rows.append(_row(CLAIM_B, scope, stat, float("nan"), nan2, _n_runs(sub), 0,
                              NOT_ENOUGH, "No per-question scores for both conditions."))
             continue
+        right = min(float(items[0][1].sum()), float(items[0][3].sum()))
+        if right < MIN_DENSE_CORRECT:
+            rows.append(_row(CLAIM_B, f"{scope}: {easy} vs {hard}", stat, float("nan"), nan2,
+                             _n_runs(sub), int(sub["seed"].nunique()), NOT_ENOUGH,
+                             f"The dense model answers only {right:g} question(s) right under "
+                             f"one condition (fewer than {MIN_DENSE_CORRECT}): its normalized "
+                             "score is not meaningful."))
+            continue
         point, lo, hi = _question_bootstrap(items)
         verdict = SUPPORTED if lo > 0 else NOT_SUPPORTED if hi < 0 or point <= 0 else NOT_ENOUGH
         rows.append(_row(
@@ -625,6 +636,14 @@ def claims_markdown(table: pd.DataFrame, df: pd.DataFrame, which: str = "last") 
         f"sparsities; supported if the lower bound of the {CI_LEVEL:.0%} bootstrap CI "
         f"({N_BOOTSTRAP} resamples of the seeds, generator seed {BOOTSTRAP_SEED}) is > 0; "
         "fewer than 2 seeds give 'not enough runs'.",
+        "- Zero-shot settings: A as above over the curves of every pruning method and "
+        "condition; B: the easy minus the hard condition's normalized score (context full vs "
+        "closed book, fewest vs most options, most vs no shots, multiple choice vs factoid), "
+        "averaged over sparsities, with a CI from resampling the questions (paired); Q: RTN "
+        "minus magnitude pruning at equal storage (sparsity 1 - bits/16), same CI; supported "
+        "if the CI lower bound is > 0, not supported if its upper bound is < 0 or the point "
+        f"estimate is <= 0, else not enough runs; a dense model with fewer than "
+        f"{MIN_DENSE_CORRECT} right answers under a condition gives 'not enough runs'.",
         f"- C: freeze - sparse_to_dense at the highest shared sparsity; supported if the CI "
         f"lower bound is > 0 and freezing scores >= {FREEZE_RECOVERS:g}; not supported if the "
         "CI upper bound is < 0, the point estimate is <= 0 with one seed, or freezing stays "
