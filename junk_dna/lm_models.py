@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from junk_dna.models import ResolvedModel
+from junk_dna.models import ResolvedModel, resolve_folder_or_hub
 
 PAPER_MODEL = "lmsys/vicuna-7b-v1.3"
 """The paper's LLM (loaded in fp16 with ``device_map="auto"`` on a GPU machine)."""
@@ -85,7 +85,6 @@ CAUSAL_ALIASES: dict[str, CausalAlias] = {
     ),
 }
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
 def _allowed() -> str:
@@ -125,26 +124,7 @@ def resolve_causal_lm(name: str, *, check_hub: bool = True) -> ResolvedModel:
         if path.suffix.lower() != ".gguf":
             raise ValueError(f"model file {name!r} is not a .gguf file; expected {allowed}")
         return ResolvedModel(name, os.fspath(path.resolve()), "local", "local GGUF file")
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ValueError(f"model folder {name!r} has no config.json; expected {allowed}")
-        return ResolvedModel(name, os.fspath(path.resolve()), "local", "local folder")
-    looks_like_path = (name.startswith((".", "/", "~")) or name.count("/") > 1
-                       or name.lower().endswith(".gguf"))
-    if looks_like_path or not _HUB_ID.match(name):
-        raise ValueError(f"unknown model {name!r}: no such file or folder and not a hub id; "
-                         f"expected {allowed}")
-    if check_hub:
-        from transformers import AutoConfig
-
-        try:
-            AutoConfig.from_pretrained(name)
-        except Exception as err:  # noqa: BLE001 - any failure means: cannot resolve
-            raise ValueError(
-                f"unknown model {name!r}: not an alias, file or folder, and the hub has no config "
-                f"for it or cannot be reached ({type(err).__name__}); expected {allowed}"
-            ) from err
-    return ResolvedModel(name, name, "hub", "hub id")
+    return resolve_folder_or_hub(name, allowed, check_hub=check_hub, file_suffix=".gguf")
 
 
 @dataclass

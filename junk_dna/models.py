@@ -87,14 +87,35 @@ def resolve_model(name: str, *, check_hub: bool = True) -> ResolvedModel:
         return ResolvedModel(name, alias.hub_id, "hub",
                              f"alias {name!r}: package {alias.distribution} not installed, "
                              f"using the same weights from the hub")
+    return resolve_folder_or_hub(name, allowed, check_hub=check_hub)
+
+
+def resolve_folder_or_hub(
+    name: str, allowed: str, *, check_hub: bool, file_suffix: str | None = None,
+) -> ResolvedModel:
+    """The resolution every model kind shares once its aliases are tried: an existing folder
+    holding ``config.json``, else a hub id (checked on the hub or its local cache when
+    ``check_hub``).
+
+    Args:
+        name: the model name.
+        allowed: the caller's description of the allowed names, for error messages.
+        check_hub: fetch the hub id's config so that a typo fails here.
+        file_suffix: a file suffix the caller accepts (e.g. ``".gguf"``); a name ending in
+            it that reached this point is a missing file, never a hub id.
+
+    Raises:
+        ValueError: naming the bad value and ``allowed``.
+    """
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ValueError(f"model folder {name!r} has no config.json; expected {allowed}")
         return ResolvedModel(name, os.fspath(path.resolve()), "local", "local folder")
-    looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
+    looks_like_path = (name.startswith((".", "/", "~")) or name.count("/") > 1
+                       or (file_suffix is not None and name.lower().endswith(file_suffix)))
     if looks_like_path or not _HUB_ID.match(name):
-        raise ValueError(f"unknown model {name!r}: no such folder and not a hub id; "
+        raise ValueError(f"unknown model {name!r}: no such file or folder and not a hub id; "
                          f"expected {allowed}")
     if check_hub:
         from transformers import AutoConfig
@@ -103,7 +124,7 @@ def resolve_model(name: str, *, check_hub: bool = True) -> ResolvedModel:
             AutoConfig.from_pretrained(name)
         except Exception as err:  # noqa: BLE001 - any failure means: cannot resolve
             raise ValueError(
-                f"unknown model {name!r}: not an alias, not a folder, and the hub has no "
+                f"unknown model {name!r}: not an alias, file or folder, and the hub has no "
                 f"config for it or cannot be reached ({type(err).__name__}); expected "
                 f"{allowed}"
             ) from err
