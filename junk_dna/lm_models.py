@@ -86,7 +86,6 @@ CAUSAL_ALIASES: dict[str, CausalAlias] = {
 }
 
 
-
 def _allowed() -> str:
     return (f"an embedded alias {sorted(CAUSAL_ALIASES)}, a local folder with config.json, "
             f"a local .gguf file, or a hub id such as {PAPER_MODEL!r}")
