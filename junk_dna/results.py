@@ -204,3 +204,22 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def provenance(start: float, timings: Mapping[str, float]) -> dict[str, Any]:
+    """The fields every run record ends with: wall time since ``start`` (a
+    ``time.perf_counter()`` value), seconds per stage, torch threads, package versions and the
+    git commit.
+    """
+    import time
+
+    import torch
+
+    return {
+        "wall_time_s": round(time.perf_counter() - start, 3),
+        "timings": {k: round(float(v), 3) for k, v in timings.items()},
+        "threads": torch.get_num_threads(),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+    }
+

@@ -207,7 +207,7 @@ def run(
 
     from junk_dna.models import load_model
     from junk_dna.pruning import compute_masks, nm_group_dims, select_prunable, sparsity_report
-    from junk_dna.results import git_commit, package_versions, write_record
+    from junk_dna.results import provenance, write_record
     from junk_dna.tasks import load_task
     from junk_dna.training import TrainConfig, fine_tune
     from junk_dna.transfer import MaskEnforcer
@@ -286,13 +286,9 @@ def run(
             "invariant_violations": violations,
         },
         "steps": result.steps,
-        "wall_time_s": round(time.perf_counter() - start, 3),
-        # seconds per stage: setup (imports inside run, seeding), load_data, load_model,
-        # prune, tokenize, train, evaluate, check (invariant + final sparsity)
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "threads": torch.get_num_threads(),
-        "versions": package_versions(),
-        "git_commit": git_commit(),
+        # seconds per stage: setup (imports inside run, seeding), loading, pruning or
+        # compression, tokenize / train / evaluate, checks
+        **provenance(start, timings),
     }
     if run_dir is not None:
         Path(run_dir).mkdir(parents=True, exist_ok=True)

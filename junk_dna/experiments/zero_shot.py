@@ -416,7 +416,7 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
     from transformers import set_seed
 
     from junk_dna.lm_models import load_causal_lm, resolve_causal_lm
-    from junk_dna.results import atomic_write_text, git_commit, package_versions, write_record
+    from junk_dna.results import atomic_write_text, provenance, write_record
 
     cfg = config.normalized()
     resolved = resolve_causal_lm(cfg.model)
@@ -458,11 +458,9 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
                         if isinstance(v, (str, int, float, bool)) or v is None},
         "sparsity": {"reached": float(sparsity["sparsity"]), "prunable": int(sparsity["numel"]),
                      "zeros": int(sparsity["pruned"])},
-        "wall_time_s": round(time.perf_counter() - start, 3),
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "threads": torch.get_num_threads(),
-        "versions": package_versions(),
-        "git_commit": git_commit(),
+        # seconds per stage: setup (imports inside run, seeding), loading, pruning or
+        # compression, tokenize / train / evaluate, checks
+        **provenance(start, timings),
     }
     if run_dir is not None:
         import json
