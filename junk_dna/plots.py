@@ -140,8 +140,7 @@ def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: f
         raise ValueError("no data_adequacy runs in the table: run a sweep first")
     norm = normalize_to_dense(df, which=which)
     norm = norm[norm["mode"] == "sparse"].dropna(subset=["normalized"])
-    if "criterion" in norm:
-        norm = norm[norm["criterion"].fillna("magnitude") == "magnitude"]
+    norm = _with_criterion(norm)
     tasks = sorted(df["task"].unique())
     fractions = sorted(df["data_fraction"].unique(), reverse=True)
     fig, axes = plt.subplots(2, len(tasks), figsize=(panel_size * len(tasks) + 0.8,
@@ -153,12 +152,14 @@ def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: f
             sub = norm[(norm["task"] == task) & (norm["pattern"] == pattern)]
             if not _panel_frame(ax, has_runs=not sub.empty):
                 continue
-            for i, frac in enumerate(fractions):
-                line = _curve(sub[sub["data_fraction"] == frac], pattern)
-                if line.empty:
-                    continue
-                _draw_curve(ax, line, FRACTION_COLORS[i % len(FRACTION_COLORS)], marker="s",
-                            label=f"{frac * 100:g}% data")
+            for crit, part in _by_criterion(sub):
+                for i, frac in enumerate(fractions):
+                    line = _curve(part[part["data_fraction"] == frac], pattern)
+                    if line.empty:
+                        continue
+                    _draw_curve(ax, line, FRACTION_COLORS[i % len(FRACTION_COLORS)],
+                                marker="s", linestyle=CRITERION_STYLE[crit]["linestyle"],
+                                label=_control_label(f"{frac * 100:g}% data", crit))
             _x_ticks(ax, sub, pattern)
             ax.legend(fontsize=7, loc="lower left")
         axes[0][col].set_xlabel("Unstructured sparsity (%)", fontsize=9)
@@ -208,8 +209,7 @@ def human_gap_figure(
     gap_of = dict(zip(gaps["task"], gaps["gap"], strict=True))
     norm = normalize_to_dense(full, which=which)
     norm = norm[norm["mode"] == "sparse"].dropna(subset=["normalized"])
-    if "criterion" in norm:
-        norm = norm[norm["criterion"].fillna("magnitude") == "magnitude"]
+    norm = _with_criterion(norm)
     fig, axes = plt.subplots(2, len(found), figsize=(panel_size * len(found) + 0.8,
                                                      2 * panel_size + 1.0), squeeze=False)
     for col, (label, easy, hard) in enumerate(found):
@@ -220,11 +220,15 @@ def human_gap_figure(
             ax.set_ylabel(label, fontsize=8)
             if not _panel_frame(ax, has_runs=has):
                 continue
-            for kind, task in (("easy", easy), ("hard", hard)):
-                line = _curve(sub[sub["task"] == task], pattern)
-                if not line.empty:
-                    _draw_curve(ax, line, label=f"{task_label(base_task(task))} ({kind}, gap "
-                                f"{gap_of[task]:.2f})", **PAIR_STYLE[kind])
+            for crit, part in _by_criterion(sub):
+                for kind, task in (("easy", easy), ("hard", hard)):
+                    line = _curve(part[part["task"] == task], pattern)
+                    if not line.empty:
+                        name = (f"{task_label(base_task(task))} ({kind}, gap "
+                                f"{gap_of[task]:.2f})")
+                        _draw_curve(ax, line, label=_control_label(name, crit),
+                                    linestyle=CRITERION_STYLE[crit]["linestyle"],
+                                    **PAIR_STYLE[kind])
             _x_ticks(ax, sub[sub["task"].isin([easy, hard])], pattern)
             ax.legend(fontsize=7, loc="lower left")
         axes[0][col].set_xlabel("Unstructured sparsity (%)", fontsize=9)
@@ -364,6 +368,25 @@ def _models_with_caveat(df: pd.DataFrame) -> str:
     if caveat is not None and caveat.notna().any():
         models += " (weights went through a 4-bit GGUF: see the caveat in the records)"
     return models
+
+
+def _with_criterion(norm: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the known criteria, with ``criterion`` filled (runs before it existed:
+    magnitude)."""
+    crit = norm["criterion"].fillna("magnitude") if "criterion" in norm else "magnitude"
+    norm = norm.assign(criterion=crit)
+    return norm[norm["criterion"].isin(list(CRITERION_STYLE))]
+
+
+def _by_criterion(sub: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Magnitude first, then the controls present (drawn as optional curves)."""
+    return [(c, sub[sub["criterion"] == c]) for c in CRITERION_STYLE
+            if (sub["criterion"] == c).any()]
+
+
+def _control_label(name: str, criterion: str) -> str:
+    extra = CRITERION_STYLE[criterion]["label"]
+    return f"{name}, {extra}" if extra else name
 
 
 def _pyplot():

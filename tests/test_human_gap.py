@@ -197,3 +197,24 @@ def test_task4_figure_draws_one_panel_per_pair(tmp_path):
     assert all(p.stat().st_size > 0 for p in paths)
     with pytest.raises(ValueError, match="no pair"):
         plots.human_gap_figure(runs, [("x", "qqp", "stsb")])
+
+
+def test_control_runs_are_optional_curves_in_the_task4_and_task1_figures():
+    from junk_dna import plots
+
+    runs = _runs({"sst2-embedded": 0.85, "csqa-embedded": 0.40},
+                 {"sst2-embedded": [99, 97, 90], "csqa-embedded": [90, 60, 40]})
+    control = runs[runs["mode"] == "sparse"].assign(
+        criterion="random", run_id=lambda d: d["run_id"] + "r", value=lambda d: d["value"] / 2)
+    both = pd.concat([runs, control], ignore_index=True)
+    fig = plots.human_gap_figure(both, [("s/c", "sst2", "csqa")])
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert len(labels) == 4 and sum("random mask (control)" in t for t in labels) == 2
+    styles = {line.get_linestyle() for line in fig.axes[0].get_lines()}
+    assert ":" in styles  # the control is dotted, the magnitude curves solid
+    without = plots.human_gap_figure(runs, [("s/c", "sst2", "csqa")])
+    assert len(without.axes[0].get_legend().get_texts()) == 2
+    adequacy = both.assign(experiment="data_adequacy")
+    fig = plots.data_adequacy_figure(adequacy[adequacy["task"] == "sst2-embedded"])
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["100% data", "100% data, random mask (control)"]
