@@ -223,3 +223,15 @@ def provenance(start: float, timings: Mapping[str, float]) -> dict[str, Any]:
         "git_commit": git_commit(),
     }
 
+
+def start_run(seed: int) -> None:
+    """What every run does first: use ``JUNK_DNA_THREADS`` torch threads when the sweep set
+    it (cores // parallel jobs), and seed Python, NumPy and torch with ``seed``."""
+    import torch
+    from transformers import set_seed
+
+    threads = os.environ.get("JUNK_DNA_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))
+    set_seed(seed)
+

@@ -7,7 +7,6 @@ sparse_to_dense), evaluate after every epoch, and write one record.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -203,20 +202,16 @@ def run(
     """
     start = time.perf_counter()
     import torch
-    from transformers import set_seed
 
     from junk_dna.models import load_model
     from junk_dna.pruning import compute_masks, nm_group_dims, select_prunable, sparsity_report
-    from junk_dna.results import provenance, write_record
+    from junk_dna.results import provenance, start_run, write_record
     from junk_dna.tasks import load_task
     from junk_dna.training import TrainConfig, fine_tune
     from junk_dna.transfer import MaskEnforcer
 
     cfg = config.normalized()
-    threads = os.environ.get("JUNK_DNA_THREADS")
-    if threads:
-        torch.set_num_threads(int(threads))
-    set_seed(cfg.seed)
+    start_run(cfg.seed)
     timings = {"setup": time.perf_counter() - start}
     clock = time.perf_counter()
     data = load_task(cfg.task, data_fraction=cfg.data_fraction, subset=cfg.subset,

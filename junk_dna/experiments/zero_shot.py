@@ -26,7 +26,6 @@ everything else (:func:`junk_dna.analysis.normalize_zero_shot`). The embedded mo
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
@@ -413,19 +412,15 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
     """
     start = time.perf_counter()
     import torch
-    from transformers import set_seed
 
     from junk_dna.lm_models import load_causal_lm, resolve_causal_lm
-    from junk_dna.results import atomic_write_text, provenance, write_record
+    from junk_dna.results import atomic_write_text, provenance, start_run, write_record
 
     cfg = config.normalized()
     resolved = resolve_causal_lm(cfg.model)
     if cfg.nm is not None:
         check_nm_widths_from_config(resolved.location, cfg.nm)
-    threads = os.environ.get("JUNK_DNA_THREADS")
-    if threads:
-        torch.set_num_threads(int(threads))
-    set_seed(cfg.seed)
+    start_run(cfg.seed)
     timings = {"setup": time.perf_counter() - start}
     clock = time.perf_counter()
     loaded = load_causal_lm(cfg.model, dtype=cfg.dtype, device_map=cfg.device_map,
