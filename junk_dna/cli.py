@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--notebooks-dir", default=None,
                        help="folder holding the experiment's notebook (default: notebooks/)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.add_argument("--fresh-kernel", action="store_true",
+                       help="a new Jupyter kernel for every run (default: each of the --jobs "
+                            "workers keeps its kernel and imports across its runs, namespace "
+                            "cleared between runs)")
     sweep.add_argument("--executor", choices=("local", "slurm"), default="local",
                        help="local: run here, --jobs at once (default); slurm: submit the runs "
                             "still to do as a SLURM job array through submitit and return")
@@ -115,7 +119,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                          "is local)")
     result = run_sweep(args.experiment, args.preset, runs_dir=args.runs_dir, jobs=args.jobs,
                        dry_run=args.dry_run, notebooks_dir=args.notebooks_dir,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress,
+                       reuse_kernels=not args.fresh_kernel)
     if result.dry_run:
         return EXIT_OK
     reused = f" ({result.reused} reused from another experiment)" if result.reused else ""

@@ -70,6 +70,8 @@ PARAMS_NAME = "params.json"
 LOG_NAME = "log.txt"
 ERROR_NAME = "error.txt"
 RECORD_NAME = "record.json"  # junk_dna.results.RECORD_NAME (not imported: it pulls pandas)
+RUNNER_NAME = "runner.json"
+WORKER_LOG_NAME = ".workers.log"
 KERNEL_NAME = "python3"
 STAGGER_S = 1.0  # seconds between two subprocess starts (parallel kernels collide on ports)
 KERNEL_START_TIMEOUT_S = 120
@@ -609,23 +611,35 @@ def _child_env(threads: int) -> dict[str, str]:
 
 
 class _Launcher:
-    """Starts worker subprocesses (staggered), tracks them, and stops them all on demand."""
+    """Starts worker subprocesses (staggered), tracks them, and stops them all on demand.
 
-    def __init__(self, stagger_s: float = STAGGER_S) -> None:
+    With ``reuse_kernels`` every thread that asks gets its own persistent worker
+    (:class:`junk_dna.kernels.KernelWorker`, one kernel kept across that thread's runs);
+    otherwise each run is one ``python -m junk_dna.sweep --worker`` subprocess.
+    """
+
+    def __init__(self, stagger_s: float = STAGGER_S, *, reuse_kernels: bool = False,
+                 worker_log: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._stagger_s = stagger_s
         self._last = -float("inf")
         self._procs: set[subprocess.Popen[bytes]] = set()
+        self._workers: dict[int, Any] = {}  # thread id -> KernelWorker
+        self.reuse_kernels = reuse_kernels
+        self.worker_log = worker_log
         self.stopping = False
+
+    def _stagger(self) -> None:
+        pause = self._last + self._stagger_s - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
 
     def run(self, cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> int | None:
         """Run ``cmd`` to its end; its output goes to ``log``. ``None`` when stopping."""
         with self._lock:
             if self.stopping:
                 return None
-            pause = self._last + self._stagger_s - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
+            self._stagger()
             with open(log, "ab") as out:
                 proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -636,6 +650,52 @@ class _Launcher:
         finally:
             with self._lock:
                 self._procs.discard(proc)
+
+    def request(self, request: dict[str, Any], *, cwd: Path, env: dict[str, str],
+                info: dict[str, Any]) -> int | None:
+        """Execute one run in this thread's persistent worker (started when missing or dead).
+
+        Returns its exit status (0 ok, 1 failed, the worker's status when it died), or
+        ``None`` when stopping. ``info`` gets ``kernel`` ("new"/"reused"),
+        ``kernel_start_s`` and ``worker_start_s``.
+        """
+        from junk_dna.kernels import KernelWorker, WorkerDied
+
+        key = threading.get_ident()
+        with self._lock:
+            if self.stopping:
+                return None
+            worker = self._workers.get(key)
+            info["worker_start_s"] = 0.0
+            if worker is None or not worker.alive():
+                self._stagger()
+                clock = time.perf_counter()
+                log_path = self.worker_log or Path(os.devnull)
+                with open(log_path, "ab") as err:
+                    worker = KernelWorker(env, cwd, err)
+                info["worker_start_s"] = time.perf_counter() - clock
+                self._workers[key] = worker
+                self._procs.add(worker.proc)
+                self._last = time.monotonic()
+        try:
+            reply = worker.request(request)
+        except WorkerDied:
+            with self._lock:
+                self._procs.discard(worker.proc)
+                self._workers.pop(key, None)
+            return worker.proc.returncode
+        info.update(kernel=reply.get("kernel"), kernel_start_s=reply.get("kernel_start_s"))
+        return int(reply["rc"])
+
+    def close(self) -> None:
+        """End every persistent worker cleanly (each shuts its kernel down)."""
+        with self._lock:
+            workers = list(self._workers.values())
+            self._workers.clear()
+        for worker in workers:
+            worker.close()
+            with self._lock:
+                self._procs.discard(worker.proc)
 
     def stop(self, grace_s: float = 10.0) -> None:
         """Stop starting new processes; terminate the running ones (kill after ``grace_s``)."""
@@ -670,6 +730,7 @@ def execute_notebook(
     *,
     threads: int | None = None,
     launcher: _Launcher | None = None,
+    info: dict[str, Any] | None = None,
 ) -> int | None:
     """Execute ``notebook`` with papermill in a subprocess; return its exit status.
 
@@ -679,7 +740,9 @@ def execute_notebook(
     ``output`` even when a cell fails. The kernel is this interpreter's own ipykernel
     (``python3`` native spec, never another environment's), its working folder ``workdir``,
     and ``JUNK_DNA_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` are set to ``threads``
-    (default: every available CPU). Returns ``None`` when ``launcher`` was stopped before.
+    (default: every available CPU). With a ``launcher`` that reuses kernels the notebook runs
+    in the calling thread's persistent worker (:mod:`junk_dna.kernels`); ``info`` then gets
+    whether its kernel was new. Returns ``None`` when ``launcher`` was stopped before.
     """
     from junk_dna.results import atomic_write_text
 
@@ -689,11 +752,20 @@ def execute_notebook(
     atomic_write_text(params_file, json.dumps(dict(parameters), indent=2, sort_keys=True))
     error_file = workdir / ERROR_NAME
     log = workdir / LOG_NAME
-    cmd = [sys.executable, "-m", "junk_dna.sweep", "--worker", os.fspath(Path(notebook)),
-           os.fspath(Path(output).resolve()), os.fspath(params_file), os.fspath(workdir),
-           os.fspath(error_file)]
     env = _child_env(threads if threads is not None else available_cpus())
-    rc = (launcher or _Launcher(0.0)).run(cmd, cwd=workdir, env=env, log=log)
+    info = {} if info is None else info
+    if launcher is not None and launcher.reuse_kernels:
+        request = {"notebook": os.fspath(Path(notebook).resolve()),
+                   "output": os.fspath(Path(output).resolve()),
+                   "params_file": os.fspath(params_file), "cwd": os.fspath(workdir),
+                   "error_file": os.fspath(error_file), "log": os.fspath(log)}
+        rc = launcher.request(request, cwd=workdir.parent, env=env, info=info)
+    else:
+        cmd = [sys.executable, "-m", "junk_dna.sweep", "--worker", os.fspath(Path(notebook)),
+               os.fspath(Path(output).resolve()), os.fspath(params_file), os.fspath(workdir),
+               os.fspath(error_file)]
+        rc = (launcher or _Launcher(0.0)).run(cmd, cwd=workdir, env=env, log=log)
+        info.update(kernel="new", worker_start_s=None, kernel_start_s=None)
     if rc is not None and rc != 0 and not error_file.exists():
         how = f"signal {-rc}" if rc < 0 else f"code {rc}"
         atomic_write_text(error_file, f"the notebook runner exited with {how} before reporting "
@@ -711,18 +783,28 @@ def _state_reason(state: str, run_dir: Path) -> str:
 
 
 def _run_one(run: Run, root: Path, notebook: Path, threads: int, launcher: _Launcher) -> bool:
-    """Execute one run in a cleared folder; True when it finished (record ok, same params)."""
+    """Execute one run in a cleared folder; True when it finished (record ok, same params).
+
+    Also writes ``runner.json``: the seconds the sweep spent on the run from its side
+    (``runner_s``, worker and kernel start included when this run paid them) and whether
+    its kernel was new or reused; the benchmark of the main job reads it.
+    """
     from junk_dna.results import atomic_write_text
 
     run_dir = (root / run.run_id).resolve()
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
+    info: dict[str, Any] = {}
+    clock = time.perf_counter()
     rc = execute_notebook(notebook, run_dir / notebook.name,
                           {**run.params, "run_dir": os.fspath(run_dir)}, run_dir,
-                          threads=threads, launcher=launcher)
+                          threads=threads, launcher=launcher, info=info)
     if rc is None:  # stopped before it started
         return False
+    atomic_write_text(run_dir / RUNNER_NAME, json.dumps(
+        {"runner_s": time.perf_counter() - clock, "rc": rc, "threads": threads, **info},
+        indent=2, sort_keys=True))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         state = run_state(run_dir, run.params)
@@ -747,15 +829,19 @@ def run_sweep(
     notebooks_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     out: IO[str] | None = None,
+    reuse_kernels: bool = True,
 ) -> SweepResult:
     """Expand ``preset`` of ``experiment`` and execute every run not finished yet.
 
     Everything is validated before the first run starts. Runs execute in subprocesses,
     ``jobs`` at once (default: the preset's ``jobs``, else 1), in the preset's order; each
-    gets ``JUNK_DNA_THREADS = max(1, cpus // jobs)``. A failing run keeps its executed
-    notebook and gets an ``error.txt``; the others go on. A progress bar (stderr) counts all
-    runs of the preset, the finished ones included. ``dry_run`` prints the runs (id, state,
-    the params that vary) to ``out`` (default stdout) and executes nothing, taking no lock.
+    gets ``JUNK_DNA_THREADS = max(1, cpus // jobs)``. With ``reuse_kernels`` (default) each
+    of the ``jobs`` slots keeps one worker and one kernel across its runs, namespace reset
+    between runs (:mod:`junk_dna.kernels`); ``False`` starts a new kernel for every run. A
+    failing run keeps its executed notebook and gets an ``error.txt``; the others go on. A
+    progress bar (stderr) counts all runs of the preset, the finished ones included.
+    ``dry_run`` prints the runs (id, state, the params that vary) to ``out`` (default stdout)
+    and executes nothing, taking no lock.
 
     Raises:
         SweepError: unknown experiment, missing notebook, bad ``jobs``.
@@ -786,7 +872,7 @@ def run_sweep(
         result.reused = len(reused)
         todo = [run for run in todo if run.run_id not in reused]
         result.skipped = len(runs) - len(todo)
-        _execute(todo, result, root, notebook, jobs, threads, progress)
+        _execute(todo, result, root, notebook, jobs, threads, progress, reuse_kernels)
     return result
 
 
@@ -841,10 +927,10 @@ def reuse_shared_runs(experiment: str, todo: Sequence[Run], runs_dir: Path) -> s
 
 
 def _execute(todo: list[Run], result: SweepResult, root: Path, notebook: Path, jobs: int,
-             threads: int, progress: bool) -> None:
+             threads: int, progress: bool, reuse_kernels: bool = True) -> None:
     from tqdm import tqdm
 
-    launcher = _Launcher()
+    launcher = _Launcher(reuse_kernels=reuse_kernels, worker_log=root / WORKER_LOG_NAME)
     bar = tqdm(total=result.total, initial=result.skipped, desc=f"{result.experiment}/"
                f"{result.preset}", unit="run", file=sys.stderr, disable=not progress,
                dynamic_ncols=True)
@@ -883,6 +969,7 @@ def _execute(todo: list[Run], result: SweepResult, root: Path, notebook: Path, j
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        launcher.close()
         bar.close()
     result.failed.sort(key=order.__getitem__)
 
@@ -1035,12 +1122,36 @@ def _watch_parent() -> None:
     threading.Thread(target=poll, daemon=True, name="watch-parent").start()
 
 
+def report_failure(err: BaseException, nb_out: str | os.PathLike[str],
+                   error_file: str | os.PathLike[str]) -> None:
+    """Write a failed run's ``error.txt`` (atomically) and say it on stderr.
+
+    A notebook error gives the exception, the failing cell's index and source; anything else
+    (a kernel that died or never started) its traceback.
+    """
+    import textwrap
+    import traceback
+
+    from papermill.exceptions import PapermillExecutionError
+
+    from junk_dna.results import atomic_write_text
+
+    if isinstance(err, PapermillExecutionError):
+        source = textwrap.indent(str(err.source), "    ")
+        atomic_write_text(error_file, (
+            f"{err.ename}: {err.evalue}\n\nraised by cell {err.cell_index} "
+            f"(In [{err.exec_count}]) of {nb_out}:\n{source}\n{err}"))
+        print(f"notebook failed: {err.ename}: {err.evalue}", file=sys.stderr)
+        return
+    atomic_write_text(error_file, f"{type(err).__name__}: {err}\n\n"
+                                  f"{''.join(traceback.format_exception(err))}")
+    traceback.print_exception(err)
+
+
 def _worker_main(argv: Sequence[str]) -> int:
     """Execute one notebook (``NOTEBOOK OUTPUT PARAMS_JSON CWD ERROR_FILE``); exit status."""
     import logging
     import random
-    import textwrap
-    import traceback
 
     nb_in, nb_out, params_file, cwd, error_file = argv
     _watch_parent()
@@ -1057,8 +1168,6 @@ def _worker_main(argv: Sequence[str]) -> int:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from junk_dna.results import atomic_write_text
-
     params = json.loads(Path(params_file).read_text(encoding="utf-8"))
     for attempt in (1, 2):
         try:
@@ -1070,11 +1179,7 @@ def _worker_main(argv: Sequence[str]) -> int:
             )
             return 0
         except PapermillExecutionError as err:
-            source = textwrap.indent(str(err.source), "    ")
-            atomic_write_text(error_file, (
-                f"{err.ename}: {err.evalue}\n\nraised by cell {err.cell_index} "
-                f"(In [{err.exec_count}]) of {nb_out}:\n{source}\n{err}"))
-            print(f"notebook failed: {err.ename}: {err.evalue}", file=sys.stderr)
+            report_failure(err, nb_out, error_file)
             return 1
         except Exception as err:  # noqa: BLE001 - reported in error.txt
             if attempt == 1 and not _cells_started(Path(nb_out)):
@@ -1082,9 +1187,7 @@ def _worker_main(argv: Sequence[str]) -> int:
                       file=sys.stderr)
                 time.sleep(random.uniform(0.5, 2.0))
                 continue
-            atomic_write_text(error_file, f"{type(err).__name__}: {err}\n\n"
-                                          f"{traceback.format_exc()}")
-            traceback.print_exc()
+            report_failure(err, nb_out, error_file)
             return 1
     return 1  # pragma: no cover
 

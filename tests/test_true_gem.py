@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -76,5 +77,8 @@ def test_a_run_writes_a_complete_record_and_is_deterministic(tiny_model_dir, tmp
     assert set(rec["final"]) == {"last", "best", "best_epoch"}
     assert 0.0 <= rec["final"]["last"]["accuracy"] <= 1.0
     assert (tmp_path / "run1" / "sparsity.csv").exists()
+    # another run in between, in the same process (as in a sweep worker's reused kernel)
+    run(dataclasses.replace(cfg, mode="dense", pattern=None, sparsity=None, seed=8),
+        tmp_path / "other")
     again = run(cfg, tmp_path / "run2")
     assert again["epochs"] == rec["epochs"]  # same parameters, same numbers
