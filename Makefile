@@ -26,12 +26,12 @@ $(STAMP): pyproject.toml Makefile tools/install-torch.sh
 	@touch $(STAMP)
 
 # The main job: every experiment at a small scale on the embedded default, then all figures.
-# Order matters for time: data_adequacy and human_gap reuse true_gem's identical runs.
+# One command for all experiments: every preset is validated before the first run, and the
+# sweeps share their workers (one kernel per job slot for the whole job). Order matters:
+# data_adequacy and human_gap reuse true_gem's identical runs.
 EXPERIMENTS ?= true_gem data_adequacy human_gap context_length option_count kshot factoid_vs_mc quantization
 reproduce: setup
-	@for exp in $(EXPERIMENTS); do \
-	  HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep $$exp --preset $(PRESET) --runs-dir $(RUNS_DIR) $(if $(JOBS),--jobs $(JOBS)) || exit $$?; \
-	done
+	HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep $(EXPERIMENTS) --preset $(PRESET) --runs-dir $(RUNS_DIR) $(if $(JOBS),--jobs $(JOBS))
 	HF_HUB_OFFLINE=1 $(BIN)/junk-dna figures --runs-dir $(RUNS_DIR) --figures-dir $(FIGURES_DIR)
 
 sweep: setup
@@ -44,9 +44,7 @@ test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 smoke: setup
-	@for exp in $(EXPERIMENTS); do \
-	  HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep $$exp --preset smoke --runs-dir $(RUNS_DIR)/smoke || exit $$?; \
-	done
+	HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep $(EXPERIMENTS) --preset smoke --runs-dir $(RUNS_DIR)/smoke
 	HF_HUB_OFFLINE=1 $(BIN)/junk-dna figures --runs-dir $(RUNS_DIR)/smoke --figures-dir $(RUNS_DIR)/smoke/figures
 
 lint: setup

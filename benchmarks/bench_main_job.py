@@ -5,14 +5,20 @@ wall time of every stage summed over all runs, as a share of the total:
 
 * from each run's ``record.json`` ``timings``: setup (imports inside the run, seeding), data
   loading, model loading, tokenization, pruning / compression, training, evaluation, checks;
-* papermill and kernel overhead: a run's papermill duration (the executed notebook's
-  ``metadata.papermill.duration``) minus the run's own ``wall_time_s``: kernel start,
-  imports in the notebook, notebook I/O;
+* papermill and kernel overhead: the seconds the sweep spent on a run from its side
+  (``runner.json`` ``runner_s``: worker and kernel start when the run paid them, kernel reset,
+  notebook I/O, the notebook's imports) minus the run's own ``wall_time_s``; for runs
+  without ``runner.json`` (older sweeps), the executed notebook's papermill duration (which
+  misses the kernel start) minus ``wall_time_s``;
 * figures: the figures notebook's papermill duration;
 * set-up (``make setup``) when given with ``--setup-seconds`` (it is not in the runs folder).
 
 "Framework overhead" = papermill/kernel + setup + data and model loading + tokenization; the
 issue's target is under 10 % of the total.
+
+``--kernels`` measures the persistent workers: the same small fine-tuning sweep
+(``true_gem --preset smoke``) with ``--fresh-kernel`` (the named baseline: a kernel per run)
+and with the default (one kernel per worker), and prints the ratio.
 
 ``--cache`` also measures the converted-model cache: the same small zero-shot sweep
 (``quantization --preset smoke``) run twice against a fresh cache folder, cold then warm, and
@@ -22,6 +28,7 @@ Usage::
 
     python benchmarks/bench_main_job.py --runs-dir papermill_runs [--setup-seconds 170]
     python benchmarks/bench_main_job.py --cache
+    python benchmarks/bench_main_job.py --kernels
 """
 
 from __future__ import annotations
@@ -63,8 +70,12 @@ def stage_table(runs_dir: Path, setup_seconds: float | None) -> tuple[dict[str, 
         n_runs += 1
         for stage, seconds in (record.get("timings") or {}).items():
             stages[RENAME.get(stage, stage)] += float(seconds)
-        notebooks = [p for p in record_path.parent.glob("*.ipynb")]
-        duration = papermill_duration(notebooks[0]) if notebooks else None
+        runner = record_path.parent / "runner.json"
+        if runner.exists():
+            duration = float(json.loads(runner.read_text())["runner_s"])
+        else:
+            notebooks = [p for p in record_path.parent.glob("*.ipynb")]
+            duration = papermill_duration(notebooks[0]) if notebooks else None
         if duration is not None:
             stages["papermill + kernel"] += max(0.0, duration - float(record["wall_time_s"]))
     figures = papermill_duration(runs_dir / "figures" / "figures.ipynb")
@@ -91,13 +102,32 @@ def print_stages(runs_dir: Path, setup_seconds: float | None) -> None:
           f"{100 * overhead / total:.1f} % of the total (target < 10 %)")
 
 
-def timed_sweep(runs_dir: Path, cache: Path) -> float:
-    env = {**os.environ, "JUNK_DNA_CACHE": os.fspath(cache), "HF_HUB_OFFLINE": "1"}
+def timed_sweep(runs_dir: Path, cache: Path | None = None, experiment: str = "quantization",
+                *flags: str) -> float:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    if cache is not None:
+        env["JUNK_DNA_CACHE"] = os.fspath(cache)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "junk_dna.cli", "sweep", "quantization", "--preset",
-                    "smoke", "--runs-dir", os.fspath(runs_dir), "--no-progress"],
+    subprocess.run([sys.executable, "-m", "junk_dna.cli", "sweep", experiment, "--preset",
+                    "smoke", "--runs-dir", os.fspath(runs_dir), "--no-progress", *flags],
                    check=True, env=env)
     return time.perf_counter() - start
+
+
+def print_kernels() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        fresh = timed_sweep(tmp_path / "fresh", None, "true_gem", "--fresh-kernel")
+        reused = timed_sweep(tmp_path / "reused", None, "true_gem")
+        for name in ("fresh", "reused"):
+            stages, n = stage_table(tmp_path / name, None)
+            total = sum(stages.values())
+            over = sum(stages.get(s, 0.0) for s in FRAMEWORK)
+            print(f"  {name:7s}: {n} runs, framework overhead {over:.1f} s of {total:.1f} s "
+                  f"({100 * over / total:.1f} %)")
+    print(f"true_gem --preset smoke: a kernel per run {fresh:.1f} s (baseline), one kernel per "
+          f"worker {reused:.1f} s: reused/fresh = {reused / fresh:.2f} "
+          f"({fresh / reused:.2f}x faster)")
 
 
 def print_cache() -> None:
@@ -118,13 +148,17 @@ def main() -> None:
                         help="measured `make setup` time to include as a stage")
     parser.add_argument("--cache", action="store_true",
                         help="measure a cold vs a warm converted-model cache")
+    parser.add_argument("--kernels", action="store_true",
+                        help="measure a kernel per run vs one kernel per worker")
     args = parser.parse_args()
-    if args.runs_dir is None and not args.cache:
-        parser.error("give --runs-dir and/or --cache")
+    if args.runs_dir is None and not args.cache and not args.kernels:
+        parser.error("give --runs-dir, --cache and/or --kernels")
     if args.runs_dir is not None:
         print_stages(args.runs_dir, args.setup_seconds)
     if args.cache:
         print_cache()
+    if args.kernels:
+        print_kernels()
 
 
 if __name__ == "__main__":

@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every run of a preset that is not finished yet, one papermill "
                     "execution per run. Rerun the same command to resume after a crash or to "
                     "retry failed runs.")
-    sweep.add_argument("experiment", help="experiment name (see `junk-dna presets`)")
+    sweep.add_argument("experiment", nargs="+",
+                       help="experiment name(s) (see `junk-dna presets`); several run one after "
+                            "the other, in this order, sharing their workers")
     sweep.add_argument("--preset", required=True,
                        help="preset name from junk_dna/presets/<experiment>.yaml, or a path to "
                             "a .yaml file holding one preset")
@@ -109,7 +111,7 @@ _SLURM_FLAGS = (("partition", "--partition"), ("gpus", "--gpus"), ("time", "--ti
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from junk_dna.sweep import SweepError, run_sweep
+    from junk_dna.sweep import SweepError, run_sweeps
 
     if args.executor == "slurm":
         return _cmd_sweep_slurm(args)
@@ -117,21 +119,24 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if given:
         raise SweepError(f"{', '.join(given)} only apply to --executor slurm (the executor "
                          "is local)")
-    result = run_sweep(args.experiment, args.preset, runs_dir=args.runs_dir, jobs=args.jobs,
-                       dry_run=args.dry_run, notebooks_dir=args.notebooks_dir,
-                       progress=not args.no_progress,
-                       reuse_kernels=not args.fresh_kernel)
-    if result.dry_run:
+    results = run_sweeps(args.experiment, args.preset, runs_dir=args.runs_dir, jobs=args.jobs,
+                         dry_run=args.dry_run, notebooks_dir=args.notebooks_dir,
+                         progress=not args.no_progress, reuse_kernels=not args.fresh_kernel)
+    if args.dry_run:
         return EXIT_OK
-    reused = f" ({result.reused} reused from another experiment)" if result.reused else ""
-    print(f"{result.experiment}/{result.preset}: {result.total} runs: {result.skipped} already "
-          f"done{reused}, {result.ran} ran now, {len(result.failed)} failed; runs in "
-          f"{result.root}", file=sys.stderr)
-    if result.failed:
-        print(f"{len(result.failed)} run(s) failed (run the same command again to retry them):",
+    failed = 0
+    for result in results:
+        reused = f" ({result.reused} reused from another experiment)" if result.reused else ""
+        print(f"{result.experiment}/{result.preset}: {result.total} runs: {result.skipped} "
+              f"already done{reused}, {result.ran} ran now, {len(result.failed)} failed; runs "
+              f"in {result.root}", file=sys.stderr)
+        failed += len(result.failed)
+    if failed:
+        print(f"{failed} run(s) failed (run the same command again to retry them):",
               file=sys.stderr)
-        for run_id in result.failed:
-            print(f"  {run_id}: {result.error_file(run_id)}", file=sys.stderr)
+        for result in results:
+            for run_id in result.failed:
+                print(f"  {run_id}: {result.error_file(run_id)}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -143,6 +148,13 @@ def _cmd_sweep_slurm(args: argparse.Namespace) -> int:
     if args.jobs is not None:
         raise SweepError(f"--jobs {args.jobs} only applies to the local executor; with "
                          "--executor slurm use --array-parallelism")
+    if len(args.experiment) != 1:
+        raise SweepError(f"--executor slurm takes one experiment, got {args.experiment}; "
+                         "submit each experiment with its own command")
+    if args.fresh_kernel:
+        raise SweepError("--fresh-kernel only applies to the local executor (every SLURM "
+                         "array task already starts its own kernel)")
+    [args.experiment] = args.experiment
     overrides = parse_overrides(partition=args.partition, gpus=args.gpus, time=args.time,
                                 cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb,
                                 array_parallelism=args.array_parallelism,

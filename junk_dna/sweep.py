@@ -71,7 +71,7 @@ LOG_NAME = "log.txt"
 ERROR_NAME = "error.txt"
 RECORD_NAME = "record.json"  # junk_dna.results.RECORD_NAME (not imported: it pulls pandas)
 RUNNER_NAME = "runner.json"
-WORKER_LOG_NAME = ".workers.log"
+WORKER_LOG_NAME = ".workers.log"  # in the runs folder: the workers' output between runs
 KERNEL_NAME = "python3"
 STAGGER_S = 1.0  # seconds between two subprocess starts (parallel kernels collide on ports)
 KERNEL_START_TIMEOUT_S = 120
@@ -613,9 +613,10 @@ def _child_env(threads: int) -> dict[str, str]:
 class _Launcher:
     """Starts worker subprocesses (staggered), tracks them, and stops them all on demand.
 
-    With ``reuse_kernels`` every thread that asks gets its own persistent worker
-    (:class:`junk_dna.kernels.KernelWorker`, one kernel kept across that thread's runs);
-    otherwise each run is one ``python -m junk_dna.sweep --worker`` subprocess.
+    With ``reuse_kernels`` runs go to a pool of persistent workers
+    (:class:`junk_dna.kernels.KernelWorker`, one kernel each, kept across runs and across the
+    sweeps that share the launcher); otherwise each run is one ``python -m junk_dna.sweep
+    --worker`` subprocess.
     """
 
     def __init__(self, stagger_s: float = STAGGER_S, *, reuse_kernels: bool = False,
@@ -624,7 +625,7 @@ class _Launcher:
         self._stagger_s = stagger_s
         self._last = -float("inf")
         self._procs: set[subprocess.Popen[bytes]] = set()
-        self._workers: dict[int, Any] = {}  # thread id -> KernelWorker
+        self._workers: dict[str, list[Any]] = {}  # environment -> idle KernelWorkers
         self.reuse_kernels = reuse_kernels
         self.worker_log = worker_log
         self.stopping = False
@@ -653,7 +654,9 @@ class _Launcher:
 
     def request(self, request: dict[str, Any], *, cwd: Path, env: dict[str, str],
                 info: dict[str, Any]) -> int | None:
-        """Execute one run in this thread's persistent worker (started when missing or dead).
+        """Execute one run in an idle persistent worker with the same environment (one is
+        started when none is idle); the worker goes back to the idle pool afterwards, so
+        later runs, of this sweep or of the next sweep sharing this launcher, reuse it.
 
         Returns its exit status (0 ok, 1 failed, the worker's status when it died), or
         ``None`` when stopping. ``info`` gets ``kernel`` ("new"/"reused"),
@@ -661,20 +664,27 @@ class _Launcher:
         """
         from junk_dna.kernels import KernelWorker, WorkerDied
 
-        key = threading.get_ident()
+        key = json.dumps(env, sort_keys=True)
         with self._lock:
             if self.stopping:
                 return None
-            worker = self._workers.get(key)
+            idle = self._workers.setdefault(key, [])
+            worker = None
+            while idle and worker is None:
+                candidate = idle.pop()
+                if candidate.alive():
+                    worker = candidate
+                else:
+                    self._procs.discard(candidate.proc)
             info["worker_start_s"] = 0.0
-            if worker is None or not worker.alive():
+            if worker is None:
                 self._stagger()
                 clock = time.perf_counter()
                 log_path = self.worker_log or Path(os.devnull)
+                log_path.parent.mkdir(parents=True, exist_ok=True)
                 with open(log_path, "ab") as err:
                     worker = KernelWorker(env, cwd, err)
                 info["worker_start_s"] = time.perf_counter() - clock
-                self._workers[key] = worker
                 self._procs.add(worker.proc)
                 self._last = time.monotonic()
         try:
@@ -682,15 +692,16 @@ class _Launcher:
         except WorkerDied:
             with self._lock:
                 self._procs.discard(worker.proc)
-                self._workers.pop(key, None)
             return worker.proc.returncode
+        with self._lock:
+            self._workers[key].append(worker)
         info.update(kernel=reply.get("kernel"), kernel_start_s=reply.get("kernel_start_s"))
         return int(reply["rc"])
 
     def close(self) -> None:
-        """End every persistent worker cleanly (each shuts its kernel down)."""
+        """End every idle persistent worker cleanly (each shuts its kernel down)."""
         with self._lock:
-            workers = list(self._workers.values())
+            workers = [w for idle in self._workers.values() for w in idle]
             self._workers.clear()
         for worker in workers:
             worker.close()
@@ -849,31 +860,78 @@ def run_sweep(
         SweepLockedError: another sweep holds ``<runs_dir>/<experiment>/.sweep.lock``.
         KeyboardInterrupt: after stopping the running subprocesses (rerun to resume).
     """
-    exp = _experiment(experiment)
-    spec = load_preset(exp.name, preset)
+    return run_sweeps([experiment], preset, runs_dir=runs_dir, jobs=jobs, dry_run=dry_run,
+                      notebooks_dir=notebooks_dir, progress=progress, out=out,
+                      reuse_kernels=reuse_kernels)[0]
+
+
+def run_sweeps(
+    experiments: Sequence[str],
+    preset: str,
+    *,
+    runs_dir: str | os.PathLike[str] = DEFAULT_RUNS_DIR,
+    jobs: int | None = None,
+    dry_run: bool = False,
+    notebooks_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    out: IO[str] | None = None,
+    reuse_kernels: bool = True,
+) -> list[SweepResult]:
+    """:func:`run_sweep` for several experiments, one after the other, in the given order.
+
+    Every experiment's preset is loaded, expanded and validated (and its notebook found)
+    before the first run of the first one starts. The sweeps share one pool of persistent
+    workers, so the kernels started (and the imports paid) by the first sweep serve all of
+    them. Order matters for shared runs: an experiment reuses the finished identical runs of
+    the experiments before it (:func:`reuse_shared_runs`). A failed run does not stop the
+    next experiments; each result lists its own failures.
+
+    Raises:
+        SweepError, PresetError, SweepLockedError, KeyboardInterrupt: as :func:`run_sweep`.
+    """
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise SweepError(f"jobs {jobs!r} must be an integer >= 1")
-    jobs = jobs or spec.jobs or 1
-    runs = expand_preset(exp, spec, check_hub=not dry_run)
-    root = Path(runs_dir) / exp.name
-    result = SweepResult(exp.name, spec.name, root, len(runs), dry_run=dry_run)
-    if dry_run:
-        _print_plan(exp, spec, runs, root, notebooks_dir, out or sys.stdout, result)
-        return result
-    notebook = find_notebook(exp, notebooks_dir)
-    threads = max(1, available_cpus() // jobs)
-    with sweep_lock(root):
-        states = {run.run_id: run_state(root / run.run_id, run.params) for run in runs}
-        todo = [run for run in runs if states[run.run_id] != DONE]
-        reused = reuse_shared_runs(exp.name, todo, Path(runs_dir))
-        if reused and progress:
-            print(f"reused {len(reused)} finished run(s) of {', '.join(same_protocol(exp.name))}"
-                  " with identical parameters", file=sys.stderr)
-        result.reused = len(reused)
-        todo = [run for run in todo if run.run_id not in reused]
-        result.skipped = len(runs) - len(todo)
-        _execute(todo, result, root, notebook, jobs, threads, progress, reuse_kernels)
-    return result
+    if not experiments:
+        raise SweepError(f"no experiment given; allowed: {experiment_names()}")
+    repeated = sorted({name for name in experiments if list(experiments).count(name) > 1})
+    if repeated:
+        raise SweepError(f"experiment(s) {repeated} given more than once")
+    plans = []
+    for name in experiments:
+        exp = _experiment(name)
+        spec = load_preset(exp.name, preset)
+        runs = expand_preset(exp, spec, check_hub=not dry_run)
+        notebook = None if dry_run else find_notebook(exp, notebooks_dir)
+        plans.append((exp, spec, runs, notebook))
+    results = []
+    launcher = _Launcher(reuse_kernels=reuse_kernels,
+                         worker_log=Path(runs_dir) / WORKER_LOG_NAME)
+    try:
+        for exp, spec, runs, notebook in plans:
+            root = Path(runs_dir) / exp.name
+            result = SweepResult(exp.name, spec.name, root, len(runs), dry_run=dry_run)
+            results.append(result)
+            if dry_run:
+                _print_plan(exp, spec, runs, root, notebooks_dir, out or sys.stdout, result)
+                continue
+            assert notebook is not None
+            slots = jobs or spec.jobs or 1
+            threads = max(1, available_cpus() // slots)
+            with sweep_lock(root):
+                states = {run.run_id: run_state(root / run.run_id, run.params) for run in runs}
+                todo = [run for run in runs if states[run.run_id] != DONE]
+                reused = reuse_shared_runs(exp.name, todo, Path(runs_dir))
+                if reused and progress:
+                    print(f"reused {len(reused)} finished run(s) of "
+                          f"{', '.join(same_protocol(exp.name))} with identical parameters",
+                          file=sys.stderr)
+                result.reused = len(reused)
+                todo = [run for run in todo if run.run_id not in reused]
+                result.skipped = len(runs) - len(todo)
+                _execute(todo, result, root, notebook, slots, threads, progress, launcher)
+    finally:
+        launcher.close()
+    return results
 
 
 def reuse_shared_runs(experiment: str, todo: Sequence[Run], runs_dir: Path) -> set[str]:
@@ -927,10 +985,9 @@ def reuse_shared_runs(experiment: str, todo: Sequence[Run], runs_dir: Path) -> s
 
 
 def _execute(todo: list[Run], result: SweepResult, root: Path, notebook: Path, jobs: int,
-             threads: int, progress: bool, reuse_kernels: bool = True) -> None:
+             threads: int, progress: bool, launcher: _Launcher) -> None:
     from tqdm import tqdm
 
-    launcher = _Launcher(reuse_kernels=reuse_kernels, worker_log=root / WORKER_LOG_NAME)
     bar = tqdm(total=result.total, initial=result.skipped, desc=f"{result.experiment}/"
                f"{result.preset}", unit="run", file=sys.stderr, disable=not progress,
                dynamic_ncols=True)
@@ -969,7 +1026,6 @@ def _execute(todo: list[Run], result: SweepResult, root: Path, notebook: Path, j
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        launcher.close()
         bar.close()
     result.failed.sort(key=order.__getitem__)
 

@@ -162,3 +162,36 @@ def test_a_killed_sweep_leaves_no_worker_or_kernel_behind(tmp_path: Path) -> Non
     for pid in left:  # do not leave them running if the test fails
         os.kill(pid, signal.SIGKILL)
     assert left == []
+
+
+@pytest.mark.slow
+def test_several_experiments_share_their_workers_and_are_all_validated_first(
+        tmp_path: Path) -> None:
+    import sleepy_experiment  # the plugin (tests/fixtures)
+
+    from junk_dna.experiments import Experiment, register
+    from junk_dna.sweep import PresetError, SweepError, run_sweeps
+
+    register(Experiment(name="sleepy_other", notebook="sleepy.ipynb",
+                        validate=sleepy_experiment.validate,
+                        default_notebook_dir=FIXTURES / "notebooks", protocol="other"))
+    nbs = notebook(tmp_path / "nb")
+    path = preset(tmp_path, "jobs: 1\naxes: {x: [1, 2]}\n")
+    (tmp_path / "bad").mkdir()
+    bad = preset(tmp_path / "bad", "axes: {x: ['not an int']}\n")
+    with pytest.raises(SweepError, match="unknown experiment 'nope'"):
+        run_sweeps(["sleepy", "nope"], path, runs_dir=tmp_path / "runs", progress=False)
+    with pytest.raises(PresetError, match="not an int"):
+        run_sweeps(["sleepy", "sleepy_other"], bad, runs_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()  # nothing ran: every input is checked first
+
+    results = run_sweeps(["sleepy", "sleepy_other"], path, runs_dir=tmp_path / "runs",
+                         notebooks_dir=nbs, progress=False)
+    assert [(r.experiment, r.ran, r.failed) for r in results] == [
+        ("sleepy", 2, []), ("sleepy_other", 2, [])]
+    pids, kernels = set(), []
+    for exp in ("sleepy", "sleepy_other"):
+        for folder in sorted(p for p in (tmp_path / "runs" / exp).iterdir() if p.is_dir()):
+            pids.add(json.loads((folder / "record.json").read_text())["resolved"]["pid"])
+            kernels.append(json.loads((folder / RUNNER_NAME).read_text())["kernel"])
+    assert len(pids) == 1 and sorted(kernels) == ["new", "reused", "reused", "reused"]
