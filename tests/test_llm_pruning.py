@@ -517,6 +517,174 @@ def test_deterministic(method):
 
 
 # ---------------------------------------------------------------------------------------------
+# linears sharing an input: one accumulation and one Hessian factorisation per group
+
+
+def stats_groups(stats: dict[str, LayerStats]) -> list[list[str]]:
+    """The linears mapped to the same statistics object, in first-seen order."""
+    groups: dict[int, list[str]] = {}
+    for name, st in stats.items():
+        groups.setdefault(id(st), []).append(name)
+    return list(groups.values())
+
+
+def block_stats_both_ways(model: nn.Module, block_index: int, method: str = "sparsegpt"):
+    _, blocks = find_decoder_blocks(model)
+    inps, calls = llm_pruning._capture_block_inputs(model, blocks, calib(), torch.device("cpu"))
+    spec = check_llm_pruning(method, 0.5)
+    return tuple(
+        llm_pruning._block_stats(blocks[block_index], inps, calls[block_index], spec,
+                                 torch.device("cpu"), share_inputs=share)
+        for share in (True, False)
+    )
+
+
+def assert_same_stats(a: LayerStats, b: LayerStats) -> None:
+    assert a.width == b.width and a.n_tokens == b.n_tokens and a.n_seq == b.n_seq
+    assert torch.equal(a.sq_norm, b.sq_norm)
+    assert (a.hessian is None) == (b.hessian is None)
+    if a.hessian is not None:
+        assert torch.equal(a.hessian, b.hessian)
+
+
+def test_shared_inputs_grouped_by_identity():
+    """Llama: q/k/v and gate/up share their input tensor; o_proj and down_proj have inputs of
+    their own. OPT: q/k/v share; GPT-2 (fused c_attn, Conv1D): no two linears share. The shared
+    statistics are the very numbers accumulated per linear."""
+    expect = {
+        tiny_llama: [["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
+                     ["self_attn.o_proj"], ["mlp.gate_proj", "mlp.up_proj"], ["mlp.down_proj"]],
+        tiny_opt: [["self_attn.k_proj", "self_attn.v_proj", "self_attn.q_proj"],
+                   ["self_attn.out_proj"], ["fc1"], ["fc2"]],
+        tiny_gpt2: [["attn.c_attn"], ["attn.c_proj"], ["mlp.c_fc"], ["mlp.c_proj"]],
+    }
+    for make, groups in expect.items():
+        shared, alone = block_stats_both_ways(make(), 1)
+        assert sorted(map(sorted, stats_groups(shared))) == sorted(map(sorted, groups)), make
+        assert all(len(g) == 1 for g in stats_groups(alone))
+        assert shared.keys() == alone.keys()
+        for name in shared:
+            assert_same_stats(shared[name], alone[name])
+
+
+@pytest.mark.parametrize("method", ["wanda", "sparsegpt"])
+@pytest.mark.parametrize("pattern", [{"sparsity": 0.5}, {"nm": "2:4"}])
+def test_shared_inputs_prune_identically(method, pattern, monkeypatch):
+    """Sharing statistics (and SparseGPT's Hessian inverse: once per group, 4 per Llama block
+    instead of 7) gives bit-identical weights to computing them per linear."""
+    n_inverse = []
+    inverse = llm_pruning._hessian_inverse
+
+    def counting(*args, **kwargs):
+        n_inverse.append(args[2] if len(args) > 2 else kwargs.get("name"))
+        return inverse(*args, **kwargs)
+
+    monkeypatch.setattr(llm_pruning, "_hessian_inverse", counting)
+    results, counts = [], []
+    for share in (True, False):
+        n_inverse.clear()
+        model = tiny_llama()
+        prune_causal_lm(model, method=method, calibration=calib(), blocksize=32,
+                        share_inputs=share, **pattern)
+        results.append(model.state_dict())
+        counts.append(len(n_inverse))
+    assert all(torch.equal(results[0][k], results[1][k]) for k in results[0])
+    if method == "sparsegpt":
+        assert counts == [2 * 4, 2 * 7]
+
+
+class ToyBlock(nn.Module):
+    """Linears whose inputs are shared in some forwards only, or the same tensor object
+    modified in place between two calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for name in ("a", "b", "c", "d", "e", "f"):
+            setattr(self, name, nn.Linear(8, 8))
+        self.forwards = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.forwards += 1
+        out = self.a(x)
+        out = out + self.b(x if self.forwards == 1 else x.clone())  # shared in forward 1 only
+        y = x.clone()
+        out = out + self.c(y)
+        y.mul_(2.0)  # the same object, modified in place: not the same input
+        out = out + self.d(y)
+        out = out + self.e(x) + self.e(x)  # twice per forward: not the same calls as a
+        return out + self.f(x.clone())
+
+
+@pytest.mark.parametrize("method", ["wanda", "sparsegpt"])
+def test_shared_inputs_split_and_in_place(method):
+    inps = torch.randn(3, 5, 8, generator=torch.Generator().manual_seed(0))
+    call = llm_pruning._BlockCall((), {}, False)
+    spec = check_llm_pruning(method, 0.5)
+    first = llm_pruning._block_stats(ToyBlock(), inps[:1], call, spec, torch.device("cpu"))
+    assert sorted(map(sorted, stats_groups(first))) == [["a", "b"], ["c"], ["d"], ["e"], ["f"]]
+    block = ToyBlock()
+    shared = llm_pruning._block_stats(block, inps, call, spec, torch.device("cpu"))
+    assert block.forwards == 3
+    # a and b were grouped after forward 1, split in forward 2; nothing else shares
+    assert all(len(g) == 1 for g in stats_groups(shared))
+    block = ToyBlock()
+    alone = llm_pruning._block_stats(block, inps, call, spec, torch.device("cpu"),
+                                     share_inputs=False)
+    for name in shared:
+        assert_same_stats(shared[name], alone[name])
+    tokens = inps.reshape(-1, 8).double()
+    assert torch.allclose(shared["d"].sq_norm, 4 * tokens.square().sum(0), rtol=1e-5)
+    assert shared["e"].n_tokens == 2 * shared["a"].n_tokens == 2 * 15
+    if method == "sparsegpt":
+        assert torch.allclose(shared["a"].hessian, tokens.t() @ tokens, rtol=1e-5, atol=1e-5)
+    # after the split, b continues from a copy of the group's statistics, not the same tensors
+    assert shared["a"].sq_norm.data_ptr() != shared["b"].sq_norm.data_ptr()
+
+
+def test_shared_inputs_never_split_when_always_shared():
+    """A group stays one object across all forwards (q/k/v of every Llama block)."""
+    shared, _ = block_stats_both_ways(tiny_llama(), 0, method="wanda")
+    assert shared["self_attn.q_proj"] is shared["self_attn.v_proj"]
+    assert shared["self_attn.q_proj"].n_seq == 4
+    assert shared["mlp.gate_proj"] is shared["mlp.up_proj"]
+    assert shared["mlp.down_proj"] is not shared["mlp.up_proj"]
+
+
+def test_shared_inputs_not_grouped_for_inference_tensors():
+    """Inference tensors have no version counter: no sharing, same statistics, same weights."""
+    with torch.inference_mode():
+        shared, alone = block_stats_both_ways(tiny_llama(), 0)
+    assert all(len(g) == 1 for g in stats_groups(shared))
+    for name in shared:
+        assert_same_stats(shared[name], alone[name])
+    models = [tiny_llama(), tiny_llama()]
+    prune_causal_lm(models[0], method="sparsegpt", sparsity=0.5, calibration=calib(), blocksize=32)
+    with torch.inference_mode():
+        prune_causal_lm(models[1], method="sparsegpt", sparsity=0.5, calibration=calib(),
+                        blocksize=32)
+    weights = [m.state_dict() for m in models]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_first_k_ascending_equals_stable_sort():
+    g = torch.Generator().manual_seed(0)
+    cases = [
+        torch.rand(7, 50, generator=g),
+        torch.randint(0, 4, (7, 50), generator=g).float(),  # many ties
+        torch.zeros(3, 10),
+        torch.tensor([[0.0, -0.0, 1.0, -0.0, 0.0, 2.0]]),
+        torch.tensor([[1.0, float("nan"), 0.5, float("inf"), 0.5, float("nan")]]),
+    ]
+    for values in cases:
+        n = values.shape[1]
+        for k in range(n + 1):
+            expect = torch.zeros(values.shape, dtype=torch.bool)
+            expect.scatter_(1, torch.sort(values, dim=1, stable=True).indices[:, :k], True)
+            got = llm_pruning._first_k_ascending(values, k)
+            assert torch.equal(got, expect), (values, k)
+
+
+# ---------------------------------------------------------------------------------------------
 # calibration data
 
 
