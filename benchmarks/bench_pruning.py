@@ -14,7 +14,12 @@ just before the call, after ``malloc_trim``) of:
     (and the same with ``torch.kthvalue``, a faster variant of that method),
 (d) a plain copy of all prunable weights (the floor of any pass that writes memory),
 
-then the cost of enforcing a mask after each optimizer step (``MaskEnforcer.after_step`` of
+then masks for a series of sparsities (``--series``, 5 by default): ``mask_series`` (one ranking
+for the whole series) against its baseline, separate ``compute_masks`` calls for each sparsity in
+the same process (global and layer magnitude, global random, and an N:M series 1:4, 2:4, 3:4),
+after checking that both give the same masks; ``--series-only`` runs only this part.
+
+Then the cost of enforcing a mask after each optimizer step (``MaskEnforcer.after_step`` of
 ``junk_dna.transfer``, modes ``sparse`` and ``freeze``) as a percentage of a dense training step
 of RobertaForSequenceClassification (forward + backward + fused AdamW) at batch 16 x 128
 (--batch, --seq-len), and of a few alternative implementations of those projections, for comparison.
@@ -44,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from junk_dna.pruning import (  # noqa: E402
     PruningConfig,
     compute_masks,
+    mask_series,
     nm_group_dims,
     select_prunable,
 )
@@ -165,6 +171,54 @@ def remove_reparametrization(model: nn.Module, names: list[str]) -> None:
         prune.remove(model.get_submodule(n.rpartition(".")[0]), "weight")
 
 
+def bench_series(
+    params: dict[str, torch.Tensor],
+    dims: dict[str, int],
+    sparsities: list[float],
+    reps: int,
+) -> None:
+    """Time ``mask_series`` against separate ``compute_masks`` calls (the baseline) for a few
+    configs, after checking that they give identical masks; prints the time ratio."""
+    from dataclasses import replace
+
+    n = sum(p.numel() for p in params.values())
+    cases: list[tuple[str, PruningConfig, list]] = [
+        ("global magnitude", PruningConfig(), list(sparsities)),
+        ("layer magnitude", PruningConfig(scope="layer"), list(sparsities)),
+        ("global random", PruningConfig(criterion="random"), list(sparsities)),
+        ("N:M magnitude 1:4, 2:4, 3:4", PruningConfig(pattern="nm"), ["1:4", "2:4", "3:4"]),
+    ]
+    print(
+        f"\nmasks for a series of sparsities ({reps} reps, median; peak extra RSS incl. the "
+        f"returned masks): mask_series vs separate compute_masks calls (baseline)"
+    )
+    for label, config, levels in cases:
+        field = "nm" if config.pattern == "nm" else "sparsity"
+
+        def separate(_: object, config=config, levels=levels, field=field) -> list:
+            return [
+                compute_masks(params, replace(config, **{field: lv}), group_dims=dims)
+                for lv in levels
+            ]
+
+        def series(_: object, config=config, levels=levels) -> list:
+            return mask_series(params, config, levels, group_dims=dims)
+
+        same = all(
+            torch.equal(a[k], b[k])
+            for a, b in zip(series(None), separate(None), strict=True)
+            for k in params
+        )
+        sep_s, sep_mem = measure(separate, reps)
+        ser_s, ser_mem = measure(series, reps)
+        print(
+            f"  {label} at {levels}: separate {sep_s:.3f} s ({sep_mem / n:.2f} B/param), "
+            f"series {ser_s:.3f} s ({ser_mem / n:.2f} B/param): {sep_s / ser_s:.2f}x faster; "
+            f"identical masks: {same}",
+            flush=True,
+        )
+
+
 # ---- main ------------------------------------------------------------------------------------
 
 
@@ -178,6 +232,10 @@ def main() -> None:
                         help="training batch (the paper's batch size is 16)")
     parser.add_argument("--seq-len", type=int, default=128,
                         help="tokens per example (the paper's max length is 512)")
+    parser.add_argument("--series", default="0.1,0.3,0.5,0.7,0.9",
+                        help="comma-separated sparsities of the mask-series case")
+    parser.add_argument("--series-only", action="store_true",
+                        help="run only the mask-series case")
     args = parser.parse_args()
     s = args.sparsity
 
@@ -200,6 +258,10 @@ def main() -> None:
     )
     config = PruningConfig(sparsity=s)
     compute_masks(params, config)  # warm-up
+    if args.series_only:
+        series = [float(x) for x in args.series.split(",")]
+        bench_series(params, nm_group_dims(model, names), series, args.reps)
+        return
 
     rows: list[tuple[str, float, int]] = []
 
@@ -270,6 +332,7 @@ def main() -> None:
     print(f"  ours vs original (topk): {orig_s / ours:.1f}x faster")
     print(f"  ours vs cat+kthvalue: {kth_s / ours:.1f}x faster")
     print(f"  ours vs copy floor: {ours / copy_s:.1f}x the time of one copy")
+    bench_series(params, dims, [float(x) for x in args.series.split(",")], args.reps)
 
     # ---- mask enforcement per training step ----------------------------------------------
     b, t = args.batch, args.seq_len
