@@ -281,6 +281,8 @@ def run(
             "invariant_violations": violations,
         },
         "steps": result.steps,
+        # split -> whether its tokenized features came from this process's cache
+        "encode_cache": dict(result.encode_cache),
         # seconds per stage: setup (imports inside run, seeding), loading, pruning or
         # compression, tokenize / train / evaluate, checks
         **provenance(start, timings),
