@@ -41,6 +41,11 @@ from typing import Any
 
 from junk_dna.models import ResolvedModel, resolve_folder_or_hub
 
+try:  # POSIX only; elsewhere the cache relies on its atomic renames alone
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 PAPER_MODEL = "lmsys/vicuna-7b-v1.3"
 """The paper's LLM (loaded in fp16 with ``device_map="auto"`` on a GPU machine)."""
 
@@ -200,7 +205,9 @@ def cached_build(
 ) -> tuple[Path, bool]:
     """Return ``folder``, building it with ``build(tmp)`` first if it is not complete yet.
 
-    Safe when several processes call it at once: each builds into its own temporary folder in the
+    Safe when several processes call it at once: they take turns on an advisory lock
+    (``.<name>.lock`` next to the entry), so the later ones find the first one's entry instead
+    of building again; a build goes into its own temporary folder in the
     same parent, writes the completion marker last, and ``os.rename`` s it to ``folder``
     (atomic on one file system). A process that finds ``folder`` already there when it renames
     (another process won) deletes its own copy and returns the winner's. A leftover incomplete
@@ -218,6 +225,21 @@ def cached_build(
     if (final / _MARKER).is_file():
         return final, True
     final.parent.mkdir(parents=True, exist_ok=True)
+    # Processes that miss at the same moment wait for the first one's build instead of
+    # repeating it (an advisory lock; where locks do not work, the renames below still
+    # keep the entry whole).
+    with open(final.parent / f".{final.name}.lock", "a+b") as lock:
+        if fcntl is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if (final / _MARKER).is_file():
+            return final, True
+        return _build_into(final, build, fields)
+
+
+def _build_into(
+    final: Path, build: Callable[[Path], None], fields: dict[str, Any] | None
+) -> tuple[Path, bool]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; a finished entry is read-shareable

@@ -263,8 +263,10 @@ def test_cached_build_concurrent_workers(tmp_path):
     entry = tmp_path / "k"
     barrier = threading.Barrier(4)
     results: list[tuple[Path, bool]] = []
+    builds: list[str] = []
 
     def build(folder: Path) -> None:
+        builds.append(folder.name)
         time.sleep(0.05)
         (folder / "weights").write_text(folder.name)
 
@@ -279,6 +281,7 @@ def test_cached_build_concurrent_workers(tmp_path):
         t.join()
     assert {r[0] for r in results} == {entry}
     assert sum(not hit for _, hit in results) == 1  # exactly one rename won
+    assert len(builds) == 1  # the others waited on the lock instead of building again
     assert (entry / "weights").read_text().startswith(".k.tmp-")
     assert _leftovers(tmp_path) == []
 
