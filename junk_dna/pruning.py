@@ -734,6 +734,27 @@ def _grouped(weight: Tensor, m: int, dim: int, name: str) -> Tensor:
     return w2.reshape(-1, m, 1)
 
 
+def _group_keep_order(block: Tensor, kind: str, gen: torch.Generator | None) -> Tensor:
+    """Positions within each group of M, most-kept first (stable).
+
+    Args:
+        block: grouped weights ``[groups, M, rest]``.
+        kind: ``"magnitude"`` keeps the largest ``|w|``, ``"largest"`` the smallest,
+            ``"random"`` a random order drawn from ``gen``.
+
+    Returns:
+        Sort indices along dim 1, the same shape as ``block``.
+    """
+    if kind == "random":
+        assert gen is not None
+        key = torch.rand(block.shape, generator=gen).to(block.device)
+        descending = True
+    else:
+        key = block.abs()
+        descending = kind == "magnitude"  # keep the largest |w| (or the smallest)
+    return torch.sort(key, dim=1, descending=descending, stable=True).indices
+
+
 def _nm_masks(
     weights: Mapping[str, Tensor],
     config: PruningConfig,
@@ -758,14 +779,7 @@ def _nm_masks(
         step = max(1, CHUNK // per)
         for a in range(0, grouped.shape[0], step):
             block = grouped[a : a + step]
-            if kind == "random":
-                assert gen is not None
-                key = torch.rand(block.shape, generator=gen).to(w.device)
-                descending = True
-            else:
-                key = block.abs()
-                descending = kind == "magnitude"  # keep the largest |w| (or the smallest)
-            order = torch.sort(key, dim=1, descending=descending, stable=True).indices
+            order = _group_keep_order(block, kind, gen)
             pruned = order[:, n:, :]
             out[a : a + step].scatter_(1, pruned, False)
         masks[name] = mask
@@ -1099,14 +1113,7 @@ def _nm_series(
         step = max(1, CHUNK // per)
         for a in range(0, grouped.shape[0], step):
             block = grouped[a : a + step]
-            if kind == "random":
-                assert gen is not None
-                key = torch.rand(block.shape, generator=gen).to(w.device)
-                descending = True
-            else:
-                key = block.abs()
-                descending = kind == "magnitude"
-            order = torch.sort(key, dim=1, descending=descending, stable=True).indices
+            order = _group_keep_order(block, kind, gen)
             for n, out in pruning_ns:
                 out[a : a + step].scatter_(1, order[:, n:, :], False)
     return series

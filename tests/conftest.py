@@ -108,3 +108,17 @@ def tiny_model_dir(tmp_path: Path) -> Path:
     make_tiny_bert().save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+SWEEP_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def sleepy_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register the ``sleepy`` test experiment (``tests/fixtures/sleepy_experiment.py``)
+    through JUNK_DNA_PLUGINS, here and in the sweep's child processes."""
+    monkeypatch.syspath_prepend(str(SWEEP_FIXTURES))
+    monkeypatch.setenv("JUNK_DNA_PLUGINS", "sleepy_experiment")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        p for p in (str(SWEEP_FIXTURES), str(SWEEP_FIXTURES.parent.parent),
+                    os.environ.get("PYTHONPATH", "")) if p))

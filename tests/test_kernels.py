@@ -20,7 +20,6 @@ from junk_dna.cli import main
 from junk_dna.sweep import RUNNER_NAME, expand_preset, load_preset, run_sweep
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-REPO = Path(__file__).resolve().parents[1]
 
 # A run that records its kernel's pid and whether a variable of an earlier run is visible.
 BODY = """
@@ -40,12 +39,7 @@ write_record(run_dir, {
 """
 
 
-@pytest.fixture(autouse=True)
-def sleepy_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(FIXTURES))
-    monkeypatch.setenv("JUNK_DNA_PLUGINS", "sleepy_experiment")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        p for p in (str(FIXTURES), str(REPO), os.environ.get("PYTHONPATH", "")) if p))
+pytestmark = pytest.mark.usefixtures("sleepy_plugin")  # tests/conftest.py
 
 
 def notebook(folder: Path) -> Path:

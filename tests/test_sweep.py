@@ -36,16 +36,9 @@ from junk_dna.sweep import (
 )
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def sleepy_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register the ``sleepy`` experiment through JUNK_DNA_PLUGINS (here and in children)."""
-    monkeypatch.syspath_prepend(str(FIXTURES))
-    monkeypatch.setenv("JUNK_DNA_PLUGINS", "sleepy_experiment")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        p for p in (str(FIXTURES), str(REPO), os.environ.get("PYTHONPATH", "")) if p))
+pytestmark = pytest.mark.usefixtures("sleepy_plugin")  # tests/conftest.py
 
 
 def write_preset(folder: Path, text: str, name: str = "grid.yaml") -> str:
