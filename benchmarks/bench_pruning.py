@@ -8,7 +8,7 @@ It prints, for a 0.5 global magnitude mask over those weights, the median time a
 extra memory (process RSS sampled from /proc/self/statm in a background thread, minus the RSS
 just before the call, after ``malloc_trim``) of:
 
-(a) ``junk_dna.pruning.compute_masks`` (radix selection, chunked),
+(a) ``junk_dna.pruning.masks.compute_masks`` (radix selection, chunked),
 (b) ``torch.nn.utils.prune.global_unstructured`` with ``L1Unstructured`` (on a deep copy),
 (c) the original code's method: concatenate all |w|, ``torch.topk`` for the threshold
     (and the same with ``torch.kthvalue``, a faster variant of that method),
@@ -20,7 +20,8 @@ the same process (global and layer magnitude, global random, and an N:M series 1
 after checking that both give the same masks; ``--series-only`` runs only this part.
 
 Then the cost of enforcing a mask after each optimizer step (``MaskEnforcer.after_step`` of
-``junk_dna.transfer``, modes ``sparse`` and ``freeze``) as a percentage of a dense training step
+``junk_dna.pruning.transfer``, modes ``sparse`` and ``freeze``) as a percentage of a dense
+training step
 of RobertaForSequenceClassification (forward + backward + fused AdamW) at batch 16 x 128
 (--batch, --seq-len), and of a few alternative implementations of those projections, for comparison.
 """
@@ -46,14 +47,14 @@ from torch.nn.utils import prune
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from junk_dna.pruning import (  # noqa: E402
+from junk_dna.pruning.masks import (  # noqa: E402
     PruningConfig,
     compute_masks,
     mask_series,
     nm_group_dims,
     select_prunable,
 )
-from junk_dna.transfer import MaskEnforcer  # noqa: E402
+from junk_dna.pruning.transfer import MaskEnforcer  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -345,7 +346,7 @@ def main() -> None:
         "labels": torch.randint(0, 2, (b,), generator=g),
     }
     model.train()
-    # fused AdamW, as junk_dna.training uses (the same update, much faster on CPU)
+    # fused AdamW, as junk_dna.training.finetune uses (the same update, much faster on CPU)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.0, fused=True)
 
     def step(_: object) -> None:

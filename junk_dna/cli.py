@@ -2,7 +2,7 @@
 
 Exit status: 0 success; 1 runs (or the figures notebook) failed; 2 bad input (the message
 names the bad value); 3 another sweep holds the runs folder's lock; 130 interrupted.
-``sweep --executor slurm`` (:mod:`junk_dna.slurm`) exits 0 once the job arrays are submitted
+``sweep --executor slurm`` (:mod:`junk_dna.runs.slurm`) exits 0 once the job arrays are submitted
 (1 only with ``--wait`` when a run failed; 2 also when ``sbatch`` refuses an array).
 Nothing heavy is imported here; the sweep module is imported by the subcommands.
 """
@@ -111,7 +111,7 @@ _SLURM_FLAGS = (("partition", "--partition"), ("gpus", "--gpus"), ("time", "--ti
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from junk_dna.sweep import SweepError, run_sweeps
+    from junk_dna.runs.sweep import SweepError, run_sweeps
 
     if args.executor == "slurm":
         return _cmd_sweep_slurm(args)
@@ -142,8 +142,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep_slurm(args: argparse.Namespace) -> int:
-    from junk_dna.slurm import parse_overrides, report, submit_sweep
-    from junk_dna.sweep import SweepError
+    from junk_dna.runs.slurm import parse_overrides, report, submit_sweep
+    from junk_dna.runs.sweep import SweepError
 
     if args.jobs is not None:
         raise SweepError(f"--jobs {args.jobs} only applies to the local executor; with "
@@ -170,7 +170,7 @@ def _cmd_sweep_slurm(args: argparse.Namespace) -> int:
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
-    from junk_dna.sweep import (
+    from junk_dna.runs.sweep import (
         PresetError,
         list_experiments,
         preset_summaries,
@@ -198,7 +198,7 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
-    from junk_dna.sweep import NotebookError, run_figures
+    from junk_dna.runs.sweep import NotebookError, run_figures
 
     try:
         output = run_figures(args.runs_dir, args.figures_dir, args.notebooks_dir)
@@ -216,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
-    from junk_dna.sweep import SweepLockedError
+    from junk_dna.runs.sweep import SweepLockedError
 
     try:
         return args.func(args)

@@ -66,10 +66,10 @@ def make_tiny_bert(num_labels: int = 2, seed: int = 0):
 
 
 def make_sentiment_data(n_train: int = 96, n_test: int = 48, seed: int = 0):
-    """A synthetic, learnable sentiment task as :class:`junk_dna.tasks.TaskData`."""
+    """A synthetic, learnable sentiment task as :class:`junk_dna.data.glue_tasks.TaskData`."""
     import numpy as np
 
-    from junk_dna.tasks import TaskData, TaskSpec
+    from junk_dna.data.glue_tasks import TaskData, TaskSpec
 
     rng = np.random.default_rng(seed)
     pos, neg = WORDS[:6], WORDS[6:12]

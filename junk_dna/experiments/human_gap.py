@@ -2,7 +2,7 @@
 
 "Harder" means a larger gap between people and the dense fine-tuned model on a task:
 ``gap = (human - dense) / human`` with the human score published for the task
-(:mod:`junk_dna.human_scores`) and the dense score measured by this experiment's own dense
+(:mod:`junk_dna.data.human_scores`) and the dense score measured by this experiment's own dense
 runs. Tasks come in pairs of one kind (single sentence, sentence similarity, inference,
 commonsense); which task of a pair is the "hard" one is decided by the computed gaps, not
 typed in. Each run is one fine-tune with the protocol of
@@ -42,7 +42,7 @@ def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, 
         ValueError: any invalid parameter, a mode other than dense / sparse, or a task
             without a published human score (the message lists the tasks that have one).
     """
-    from junk_dna.human_scores import human_score
+    from junk_dna.data.human_scores import human_score
 
     normalized = true_gem.validate(params, check_hub=check_hub)
     if normalized["mode"] not in MODES:

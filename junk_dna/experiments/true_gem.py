@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from junk_dna.experiments import Experiment, register
-from junk_dna.results import atomic_write_text
-from junk_dna.transfer import MODES, check_mode
+from junk_dna.pruning.transfer import MODES, check_mode
+from junk_dna.results.records import atomic_write_text
 
 PATTERNS: tuple[str, ...] = ("unstructured", "nm")
 #: Runs of every experiment built on :func:`run` are interchangeable (see Experiment).
@@ -33,7 +33,7 @@ class TrueGemConfig:
     """
 
     model: str = "minilm"  # embedded alias, local folder, or hub id (e.g. "roberta-large")
-    task: str = "sst2-embedded"  # junk_dna.tasks.TASKS key; "sst2" = GLUE from the hub
+    task: str = "sst2-embedded"  # junk_dna.data.glue_tasks.TASKS key; "sst2" = GLUE from the hub
     data_fraction: float = 1.0  # share of the training split kept, in (0, 1]
     subset: str = "random"  # "random" (seeded) or "prefix" (first rows, the original's)
     mode: str = "sparse"  # dense | sparse | freeze | sparse_to_dense
@@ -56,7 +56,7 @@ class TrueGemConfig:
     group_by_length: bool = False  # batch similar lengths (less padding); False = original
 
     def __post_init__(self) -> None:
-        from junk_dna.tasks import check_fraction, get_task
+        from junk_dna.data.glue_tasks import check_fraction, get_task
 
         get_task(self.task)
         check_fraction(self.data_fraction, self.subset)
@@ -86,12 +86,12 @@ class TrueGemConfig:
                              "allowed: ['no', 'fp16', 'bf16']")
 
     def pruning_config(self):
-        """The :class:`junk_dna.pruning.PruningConfig` of this run (``None`` for dense).
+        """The :class:`junk_dna.pruning.masks.PruningConfig` of this run (``None`` for dense).
 
         Raises:
             ValueError: a pruning field is invalid (message names the value).
         """
-        from junk_dna.pruning import PruningConfig
+        from junk_dna.pruning.masks import PruningConfig
 
         if self.mode == "dense":
             return None
@@ -115,7 +115,7 @@ class TrueGemConfig:
             values.update(nm=None, sparsity=float(self.sparsity), scope=self.scope or "global",
                           criterion=self.criterion or "magnitude")
         else:
-            from junk_dna.pruning import parse_nm
+            from junk_dna.pruning.masks import parse_nm
 
             n, m = parse_nm(str(self.nm))
             values.update(sparsity=None, scope=None, nm=f"{n}:{m}",
@@ -148,14 +148,14 @@ class TrueGemConfig:
 def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, Any]:
     """Validate one run's parameters without loading anything heavy; return them normalized.
 
-    The model name is checked by :func:`junk_dna.models.resolve_model` (an alias, a folder
+    The model name is checked by :func:`junk_dna.models.encoders.resolve_model` (an alias, a folder
     with config.json, or a hub id whose config the hub has; ``check_hub=False`` accepts any
     well-formed hub id without asking the hub, for dry runs).
 
     Raises:
         ValueError: any invalid parameter, named with the allowed values.
     """
-    from junk_dna.models import resolve_model
+    from junk_dna.models.encoders import resolve_model
 
     cfg = TrueGemConfig.from_params(params).normalized()
     resolve_model(cfg.model, check_hub=check_hub)
@@ -195,7 +195,7 @@ def run(
             this protocol, e.g. ``data_adequacy``, pass their own).
 
     Returns:
-        The record (see :mod:`junk_dna.results`).
+        The record (see :mod:`junk_dna.results.records`).
 
     Raises:
         RuntimeError: the transfer mode's invariant does not hold after training.
@@ -203,12 +203,17 @@ def run(
     start = time.perf_counter()
     import torch
 
-    from junk_dna.models import load_model
-    from junk_dna.pruning import compute_masks, nm_group_dims, select_prunable, sparsity_report
-    from junk_dna.results import provenance, start_run, write_record
-    from junk_dna.tasks import load_task
-    from junk_dna.training import TrainConfig, fine_tune
-    from junk_dna.transfer import MaskEnforcer
+    from junk_dna.data.glue_tasks import load_task
+    from junk_dna.models.encoders import load_model
+    from junk_dna.pruning.masks import (
+        compute_masks,
+        nm_group_dims,
+        select_prunable,
+        sparsity_report,
+    )
+    from junk_dna.pruning.transfer import MaskEnforcer
+    from junk_dna.results.records import provenance, start_run, write_record
+    from junk_dna.training.finetune import TrainConfig, fine_tune
 
     cfg = config.normalized()
     start_run(cfg.seed)

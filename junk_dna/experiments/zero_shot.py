@@ -20,7 +20,7 @@ experiment          conditions (harder ->)                      task (embedded d
 
 Every metric of a run is named ``<metric>|<condition>`` (``acc|context=64``,
 ``exact_match|factoid``) and normalized to the dense run (``method="dense"``) with the same
-everything else (:func:`junk_dna.analysis.normalize_zero_shot`). The embedded model
+everything else (:func:`junk_dna.report.analysis.normalize_zero_shot`). The embedded model
 (``smollm2``) went through a 4-bit GGUF before we see it: its records carry that caveat.
 """
 
@@ -76,7 +76,7 @@ class ZeroShotConfig:
     calibration_seqlen: int | None = 256  # tokens per calibration sequence
     blocksize: int | None = 128  # sparsegpt column block
     percdamp: float | None = 0.01  # sparsegpt dampening (share of mean diag(H))
-    task: str = "sciq"  # junk_dna.qa_tasks name
+    task: str = "sciq"  # junk_dna.data.qa_tasks name
     mc_task: str | None = None  # factoid_vs_mc: the multiple-choice task
     n_questions: int = 200  # questions evaluated (after the few-shot pool is set aside)
     selection: str = "first"  # "first" n questions (the paper's) or a seeded "random" sample
@@ -144,7 +144,7 @@ def _validate_config(cfg: ZeroShotConfig) -> None:
     Raises:
         ValueError: naming the bad value and the allowed ones.
     """
-    from junk_dna.qa_tasks import get_qa_task
+    from junk_dna.data.qa_tasks import get_qa_task
 
     _check_choice("experiment", cfg.experiment, tuple(EXPERIMENT_DEFAULTS))
     _check_choice("method", cfg.method, METHODS)
@@ -155,7 +155,7 @@ def _validate_config(cfg: ZeroShotConfig) -> None:
         _check_int(name, getattr(cfg, name), 1)
     _check_int("seed", cfg.seed, 0)
     if cfg.method in PRUNING_METHODS:
-        from junk_dna.llm_pruning import check_llm_pruning
+        from junk_dna.pruning.llm import check_llm_pruning
 
         _check_choice("pattern", cfg.pattern, PATTERNS)
         check_llm_pruning(cfg.method, cfg.sparsity if cfg.pattern == "unstructured" else None,
@@ -167,7 +167,7 @@ def _validate_config(cfg: ZeroShotConfig) -> None:
             _check_int("n_calibration", cfg.n_calibration, 1)
             _check_int("calibration_seqlen", cfg.calibration_seqlen, 8)
     if cfg.method == "rtn":
-        from junk_dna.quantization import check_quantization
+        from junk_dna.pruning.quantization import check_quantization
 
         _check_choice("granularity", cfg.granularity, ("per_channel", "per_group"))
         check_quantization(cfg.bits, cfg.granularity,
@@ -219,7 +219,7 @@ def validate_for(experiment: str):
     """The sweep validator of one experiment: builds and normalizes the config (no model)."""
 
     def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, Any]:
-        from junk_dna.lm_models import resolve_causal_lm
+        from junk_dna.models.causal_lm import resolve_causal_lm
 
         given = dict(params)
         if given.setdefault("experiment", experiment) != experiment:
@@ -244,7 +244,7 @@ def check_nm_widths_from_config(location: str, nm: str) -> None:
     Raises:
         ValueError: naming the width M does not divide.
     """
-    from junk_dna.pruning import parse_nm
+    from junk_dna.pruning.masks import parse_nm
 
     folder = Path(location)
     if not (folder / "config.json").is_file():
@@ -278,11 +278,11 @@ def _compress(model: Any, tokenizer: Any, cfg: ZeroShotConfig) -> dict[str, Any]
     if cfg.method == "dense":
         return {"method": "dense"}
     if cfg.method == "rtn":
-        from junk_dna.quantization import quantize_causal_lm
+        from junk_dna.pruning.quantization import quantize_causal_lm
 
         return quantize_causal_lm(model, bits=cfg.bits, granularity=cfg.granularity,
                                   group_size=cfg.group_size or 128)
-    from junk_dna.llm_pruning import calibration_samples, prune_causal_lm
+    from junk_dna.pruning.llm import calibration_samples, prune_causal_lm
 
     calibration = None
     if cfg.method != "magnitude":
@@ -295,8 +295,8 @@ def _compress(model: Any, tokenizer: Any, cfg: ZeroShotConfig) -> dict[str, Any]
 
 
 def _mc_questions(qs: list, fmt: str, **prompt_kw: Any) -> list:
-    from junk_dna.evaluation import MCQuestion
-    from junk_dna.qa_tasks import format_prompt
+    from junk_dna.data.qa_tasks import format_prompt
+    from junk_dna.evaluation.lm_scoring import MCQuestion
 
     return [MCQuestion(context=format_prompt(q, fmt, **prompt_kw), options=tuple(q.options),
                        label=q.label) for q in qs]
@@ -311,8 +311,8 @@ def evaluate_conditions(model: Any, tokenizer: Any, cfg: ZeroShotConfig
         mean (accuracy in [0, 1]); ``per_question`` the same keys to per-question scores
         (for bootstraps over questions); ``info`` counts (questions, truncations, pool).
     """
-    from junk_dna import qa_tasks
-    from junk_dna.evaluation import evaluate_factoid, score_multiple_choice
+    from junk_dna.data import qa_tasks
+    from junk_dna.evaluation.lm_scoring import evaluate_factoid, score_multiple_choice
 
     exp = cfg.experiment
     metrics: dict[str, float] = {}
@@ -367,7 +367,7 @@ def evaluate_conditions(model: Any, tokenizer: Any, cfg: ZeroShotConfig
                               seed=cfg.seed)
         qs, pool = qa_tasks.split_pool(qs, pool_size, seed=cfg.seed)
         info.update(n_questions=len(qs), pool=len(pool))
-        from junk_dna.evaluation import MCQuestion
+        from junk_dna.evaluation.lm_scoring import MCQuestion
 
         for c in cfg.conditions:
             questions = [MCQuestion(context=qa_tasks.fewshot_prompt(q, pool, c, cfg.seed, "mc"),
@@ -405,7 +405,7 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
     condition; write the record (and ``per_question.json`` with per-question scores).
 
     Returns:
-        The record (see :mod:`junk_dna.results`); ``final.last`` holds the metrics.
+        The record (see :mod:`junk_dna.results.records`); ``final.last`` holds the metrics.
 
     Raises:
         ValueError: bad parameters (before loading anything) or data that cannot serve them.
@@ -413,8 +413,8 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
     start = time.perf_counter()
     import torch
 
-    from junk_dna.lm_models import load_causal_lm, resolve_causal_lm
-    from junk_dna.results import atomic_write_text, provenance, start_run, write_record
+    from junk_dna.models.causal_lm import load_causal_lm, resolve_causal_lm
+    from junk_dna.results.records import atomic_write_text, provenance, start_run, write_record
 
     cfg = config.normalized()
     resolved = resolve_causal_lm(cfg.model)
@@ -428,14 +428,14 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
     model, tokenizer = loaded.model, loaded.tokenizer
     timings["load_model"] = time.perf_counter() - clock
     if cfg.method in PRUNING_METHODS and cfg.nm is not None:
-        from junk_dna.llm_pruning import check_llm_widths
+        from junk_dna.pruning.llm import check_llm_widths
 
         check_llm_widths(model, cfg.nm)
     clock = time.perf_counter()
     with torch.no_grad():
         report = _compress(model, tokenizer, cfg)
     timings["compress"] = time.perf_counter() - clock
-    from junk_dna.llm_pruning import llm_sparsity_report
+    from junk_dna.pruning.llm import llm_sparsity_report
 
     sparsity = llm_sparsity_report(model).iloc[-1]
     clock = time.perf_counter()

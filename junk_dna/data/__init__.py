@@ -1,0 +1,1 @@
+"""Data: GLUE-style fine-tuning tasks, zero-shot QA tasks, published human scores."""

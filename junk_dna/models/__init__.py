@@ -1,0 +1,1 @@
+"""Model loading: encoders for fine-tuning, causal LMs for zero-shot (and their resolution)."""

@@ -1,0 +1,1 @@
+"""Pruning: one-shot masks, LLM pruning, RTN quantization, transfer modes."""

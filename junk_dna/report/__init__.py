@@ -1,0 +1,1 @@
+"""Reporting: normalized tables, claim statistics, figures."""

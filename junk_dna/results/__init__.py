@@ -1,0 +1,1 @@
+"""Run records: atomic JSON records and the tidy table over them."""

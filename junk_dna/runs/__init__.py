@@ -1,0 +1,1 @@
+"""Everything that executes runs: presets, run folders, the notebook worker, executors."""

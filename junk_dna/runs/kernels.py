@@ -1,0 +1,329 @@
+"""Persistent notebook workers: one Jupyter kernel kept across the runs of a sweep.
+
+By default a local sweep (:func:`junk_dna.runs.sweep.run_sweep`) runs each of its ``--jobs`` slots
+as one long-lived worker process (``python -m junk_dna.runs.kernels``) that starts ONE kernel and
+executes run after run in it with papermill, so the interpreter start, the imports (torch,
+transformers, pandas, junk_dna) and the first-use costs of a model class are paid once per
+slot instead of once per run. Between two runs the worker:
+
+* clears the kernel's namespace (IPython ``%reset -f``) and garbage-collects, so no variable
+  of one run is visible to the next (tested);
+* moves the kernel to the next run's folder (``os.chdir``), as a fresh kernel would start
+  there;
+* restarts the kernel after a run that failed or killed it, so a failure never leaks state.
+
+What does carry over is what a Python process caches on purpose: imported modules and the
+in-process caches of :mod:`junk_dna.training.finetune` (tokenized datasets, keyed by their inputs).
+Every run seeds every generator itself (:func:`junk_dna.results.records.start_run`), so a run gives
+the same numbers in a reused kernel as in a fresh one (tested). ``--fresh-kernel`` restores
+one kernel per run.
+
+Protocol (internal): the sweep writes one JSON request per line on the worker's stdin::
+
+    {"notebook": ..., "output": ..., "params_file": ..., "cwd": ..., "error_file": ...,
+     "log": ...}
+
+and reads one JSON reply per line from its stdout: ``{"rc": 0 | 1, "kernel": "new" |
+"reused", "kernel_start_s": float}``. Everything the worker or the notebook's cells print
+during a run goes to that run's ``log``. End of stdin: the worker shuts its kernel down and
+exits. The worker exits (killing its kernel first) when the sweep process dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+ENGINE_NAME = "junk-dna-reused-kernel"
+RESET_TIMEOUT_S = 120
+
+
+class WorkerDied(RuntimeError):
+    """The worker process ended without answering a request."""
+
+
+class KernelWorker:
+    """The sweep's handle on one persistent worker process (see the module docstring).
+
+    Args:
+        env: the worker's environment (thread counts: one value for all its runs).
+        cwd: the worker's working folder.
+        stderr: where the worker's output between runs goes (a file opened for appending).
+    """
+
+    def __init__(self, env: dict[str, str], cwd: Path, stderr: IO[bytes]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "junk_dna.runs.kernels"], cwd=cwd, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+        self.runs = 0
+
+    def alive(self) -> bool:
+        """Whether the worker process is still running."""
+        return self.proc.poll() is None
+
+    def request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send one run and wait for its reply.
+
+        Raises:
+            WorkerDied: the worker ended first (killed, crashed); its exit status is in
+                ``self.proc.returncode``.
+        """
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except (BrokenPipeError, OSError) as err:
+            self.proc.wait()
+            raise WorkerDied(f"worker {self.proc.pid} is gone ({err})") from err
+        if not line:
+            self.proc.wait()
+            raise WorkerDied(f"worker {self.proc.pid} exited with {self.proc.returncode}")
+        self.runs += 1
+        return json.loads(line)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """End the worker: close its stdin (it shuts its kernel down), kill after a timeout."""
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# worker side (runs in the worker process)
+
+
+def _register_engine(holder: dict[str, Any]) -> None:
+    """Register a papermill engine that executes in ``holder["km"]``'s running kernel."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import remove_args
+
+    class ReusedKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                     stdout_file: Any = None, stderr_file: Any = None,
+                                     start_timeout: int = 60,
+                                     execution_timeout: int | None = None, **kwargs: Any) -> Any:
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout",
+                                  "kernel_manager_class"], **kwargs)
+            client = PapermillNotebookClient(
+                nb_man, km=holder["km"], timeout=execution_timeout,
+                startup_timeout=start_timeout, kernel_name=kernel_name, log=logger,
+                log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
+                **kwargs)
+            try:
+                return client.execute()
+            finally:  # the kernel stays; the client's channels do not
+                if client.kc is not None:
+                    client.kc.stop_channels()
+
+    papermill_engines.register(ENGINE_NAME, ReusedKernelEngine)
+
+
+class _Kernel:
+    """The worker's kernel: started lazily, reset between runs, restarted after a failure."""
+
+    def __init__(self) -> None:
+        self.holder: dict[str, Any] = {"km": None}
+        _register_engine(self.holder)
+
+    @property
+    def km(self) -> Any:
+        return self.holder["km"]
+
+    def pid(self) -> int | None:
+        km = self.km
+        process = getattr(getattr(km, "provisioner", None), "process", None) if km else None
+        return getattr(process, "pid", None)
+
+    def alive(self) -> bool:
+        from jupyter_core.utils import run_sync
+
+        return self.km is not None and bool(run_sync(self.km.is_alive)())
+
+    def start(self, cwd: str) -> float:
+        """Start a kernel in ``cwd`` (one retry: parallel starts can collide on ports)."""
+        import random
+
+        from jupyter_core.utils import run_sync
+
+        from junk_dna.runs.sweep import (
+            KERNEL_NAME,
+            KERNEL_START_TIMEOUT_S,
+            _native_kernel_manager_class,
+        )
+
+        clock = time.perf_counter()
+        for attempt in (1, 2):
+            km = _native_kernel_manager_class()(kernel_name=KERNEL_NAME)
+            try:
+                run_sync(km.start_kernel)(cwd=cwd)
+                client = km.client()
+                client.start_channels()
+                try:
+                    run_sync(client.wait_for_ready)(timeout=KERNEL_START_TIMEOUT_S)
+                finally:
+                    client.stop_channels()
+            except Exception as err:  # noqa: BLE001 - retried once, then raised
+                self._shutdown(km)
+                if attempt == 2:
+                    raise
+                print(f"kernel failed to start ({type(err).__name__}: {err}); retrying once",
+                      file=sys.stderr)
+                time.sleep(random.uniform(0.5, 2.0))
+                continue
+            self.holder["km"] = km
+            break
+        return time.perf_counter() - clock
+
+    def reset(self, cwd: str) -> None:
+        """Clear the namespace, collect garbage and ``chdir`` to ``cwd`` in the kernel."""
+        import nbformat
+        from nbclient import NotebookClient
+
+        code = ("get_ipython().run_line_magic('reset', '-f')\n"
+                "import gc as _gc, os as _os\n"
+                f"_os.chdir({cwd!r})\n"
+                "_gc.collect()\n"
+                "del _gc, _os\n")
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        client = NotebookClient(nb, km=self.km, timeout=RESET_TIMEOUT_S)
+        try:
+            client.execute()
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
+
+    def stop(self) -> None:
+        km, self.holder["km"] = self.km, None
+        if km is not None:
+            self._shutdown(km)
+
+    @staticmethod
+    def _shutdown(km: Any) -> None:
+        from jupyter_core.utils import run_sync
+
+        with contextlib.suppress(Exception):  # best effort: it may never have started
+            run_sync(km.shutdown_kernel)(now=True)
+
+    def kill_now(self) -> None:
+        """SIGKILL the kernel process (used when the sweep died: no time for a clean stop)."""
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _run_request(kernel: _Kernel, request: dict[str, Any]) -> dict[str, Any]:
+    """Execute one run's notebook in the (possibly new) kernel; the reply."""
+    import papermill
+
+    from junk_dna.runs.sweep import KERNEL_NAME, KERNEL_START_TIMEOUT_S, report_failure
+
+    params = json.loads(Path(request["params_file"]).read_text(encoding="utf-8"))
+    output = request["output"]
+    fresh = not kernel.alive()
+    start_s = 0.0
+    try:
+        if fresh:
+            kernel.stop()
+            start_s = kernel.start(request["cwd"])
+        kernel.reset(request["cwd"])
+        papermill.execute_notebook(
+            request["notebook"], output, parameters=params, engine_name=ENGINE_NAME,
+            kernel_name=KERNEL_NAME, progress_bar=False, stdout_file=sys.stdout,
+            stderr_file=sys.stderr, start_timeout=KERNEL_START_TIMEOUT_S)
+        rc = 0
+    except Exception as err:  # noqa: BLE001 - reported in error.txt, then the kernel restarts
+        report_failure(err, output, request["error_file"])
+        kernel.stop()  # a failed run may leave anything behind: the next run gets a new kernel
+        rc = 1
+    return {"rc": rc, "kernel": "new" if fresh else "reused", "kernel_start_s": start_s}
+
+
+def _watch_parent(kernel: _Kernel) -> None:
+    """Kill the kernel and exit when the sweep process dies (a resumed sweep must never
+    share a run folder with a run still going on behind it)."""
+    parent = os.getppid()
+
+    def poll() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                kernel.kill_now()
+                os._exit(3)
+
+    threading.Thread(target=poll, daemon=True, name="watch-parent").start()
+
+
+def serve(stdin: IO[str], replies: IO[str]) -> int:
+    """The worker loop: one request per line of ``stdin``, one reply per line to ``replies``.
+
+    Output fds 1 and 2 are pointed at each run's log while it runs (so cells, papermill and
+    C extensions all write there) and back to the worker's own stderr between runs.
+    """
+    import logging
+
+    kernel = _Kernel()
+    _watch_parent(kernel)
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_term)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    own_out, own_err = os.dup(1), os.dup(2)
+    try:
+        for line in stdin:
+            if not line.strip():
+                continue
+            request = json.loads(line)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            with open(request["log"], "ab") as log:
+                os.dup2(log.fileno(), 1)
+                os.dup2(log.fileno(), 2)
+                try:
+                    reply = _run_request(kernel, request)
+                finally:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os.dup2(own_out, 1)
+                    os.dup2(own_err, 2)
+            replies.write(json.dumps(reply) + "\n")
+            replies.flush()
+    finally:
+        kernel.stop()
+    return 0
+
+
+def _main() -> int:
+    # The protocol gets its own copy of stdout; fd 1 then points at stderr so that nothing
+    # printed by a library can ever be read as a reply.
+    replies = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    if os.environ.get("SUBMITIT_EXECUTOR") and hasattr(signal, "SIGUSR2"):
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    return serve(sys.stdin, replies)
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
