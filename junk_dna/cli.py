@@ -2,9 +2,9 @@
 
 Exit status: 0 success; 1 runs (or the figures notebook) failed; 2 bad input (the message
 names the bad value); 3 another sweep holds the runs folder's lock; 130 interrupted.
-``sweep --executor slurm`` (:mod:`junk_dna.runs.slurm`) exits 0 once the job arrays are submitted
-(1 only with ``--wait`` when a run failed; 2 also when ``sbatch`` refuses an array).
-Nothing heavy is imported here; the sweep module is imported by the subcommands.
+``sweep --executor slurm`` (:mod:`junk_dna.runs.slurm`) exits 0 once the job arrays are
+submitted (1 only with ``--wait`` when a run failed; 2 also when ``sbatch`` refuses an array).
+Nothing heavy is imported here: :mod:`junk_dna.runs` imports no torch, transformers or pandas.
 """
 
 from __future__ import annotations
@@ -12,6 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+
+# runs/ imports no torch, transformers or pandas: `junk-dna --help` and `presets` stay light
+from junk_dna.runs.errors import NotebookError, PresetError, SweepError, SweepLockedError
+from junk_dna.runs.figures import run_figures
+from junk_dna.runs.local import run_sweeps
+from junk_dna.runs.presets import list_experiments, preset_summaries, presets_file
+from junk_dna.runs.resources import parse_overrides
+from junk_dna.runs.slurm import report, submit_sweep
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -111,8 +119,6 @@ _SLURM_FLAGS = (("partition", "--partition"), ("gpus", "--gpus"), ("time", "--ti
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from junk_dna.runs.sweep import SweepError, run_sweeps
-
     if args.executor == "slurm":
         return _cmd_sweep_slurm(args)
     given = [flag for name, flag in _SLURM_FLAGS if getattr(args, name)]
@@ -142,9 +148,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep_slurm(args: argparse.Namespace) -> int:
-    from junk_dna.runs.slurm import parse_overrides, report, submit_sweep
-    from junk_dna.runs.sweep import SweepError
-
     if args.jobs is not None:
         raise SweepError(f"--jobs {args.jobs} only applies to the local executor; with "
                          "--executor slurm use --array-parallelism")
@@ -170,13 +173,6 @@ def _cmd_sweep_slurm(args: argparse.Namespace) -> int:
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
-    from junk_dna.runs.sweep import (
-        PresetError,
-        list_experiments,
-        preset_summaries,
-        presets_file,
-    )
-
     names = [args.experiment] if args.experiment else list_experiments()
     for name in names:
         try:
@@ -198,8 +194,6 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
-    from junk_dna.runs.sweep import NotebookError, run_figures
-
     try:
         output = run_figures(args.runs_dir, args.figures_dir, args.notebooks_dir)
     except NotebookError as err:
@@ -216,8 +210,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
-    from junk_dna.runs.sweep import SweepLockedError
-
     try:
         return args.func(args)
     except (ValueError, ImportError) as err:

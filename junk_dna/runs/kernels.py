@@ -1,10 +1,11 @@
 """Persistent notebook workers: one Jupyter kernel kept across the runs of a sweep.
 
-By default a local sweep (:func:`junk_dna.runs.sweep.run_sweep`) runs each of its ``--jobs`` slots
-as one long-lived worker process (``python -m junk_dna.runs.kernels``) that starts ONE kernel and
-executes run after run in it with papermill, so the interpreter start, the imports (torch,
-transformers, pandas, junk_dna) and the first-use costs of a model class are paid once per
-slot instead of once per run. Between two runs the worker:
+By default a local sweep (:func:`junk_dna.runs.local.run_sweep`) runs each of its ``--jobs``
+slots as one long-lived worker process (``python -m junk_dna.runs.kernels``, started by a
+:class:`KernelPool`) that starts ONE kernel and executes run after run in it with papermill,
+so the interpreter start, the imports (torch, transformers, pandas, junk_dna) and the
+first-use costs of a model class are paid once per slot instead of once per run. Between
+two runs the worker:
 
 * clears the kernel's namespace (IPython ``%reset -f``) and garbage-collects, so no variable
   of one run is visible to the next (tested);
@@ -13,10 +14,10 @@ slot instead of once per run. Between two runs the worker:
 * restarts the kernel after a run that failed or killed it, so a failure never leaks state.
 
 What does carry over is what a Python process caches on purpose: imported modules and the
-in-process caches of :mod:`junk_dna.training.finetune` (tokenized datasets, keyed by their inputs).
-Every run seeds every generator itself (:func:`junk_dna.results.records.start_run`), so a run gives
-the same numbers in a reused kernel as in a fresh one (tested). ``--fresh-kernel`` restores
-one kernel per run.
+in-process caches of :mod:`junk_dna.training.finetune` (tokenized datasets, keyed by their
+inputs). Every run seeds every generator itself (:func:`junk_dna.results.records.start_run`),
+so a run gives the same numbers in a reused kernel as in a fresh one (tested).
+``--fresh-kernel`` restores one kernel per run.
 
 Protocol (internal): the sweep writes one JSON request per line on the worker's stdin::
 
@@ -37,10 +38,19 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import IO, Any
+
+from junk_dna.runs.notebook import (
+    KERNEL_NAME,
+    KERNEL_START_TIMEOUT_S,
+    STAGGER_S,
+    Launcher,
+    native_kernel_manager_class,
+    report_failure,
+    watch_parent,
+)
 
 ENGINE_NAME = "junk-dna-reused-kernel"
 RESET_TIMEOUT_S = 120
@@ -104,6 +114,80 @@ class KernelWorker:
             self.proc.stdout.close()
 
 
+class KernelPool(Launcher):
+    """The local executor's launcher: a pool of persistent workers, one per job slot.
+
+    Each run goes to an idle :class:`KernelWorker` started with the same environment (one
+    kernel each, kept across runs and across the sweeps that share the pool); a worker is
+    started when none is idle.
+
+    Args:
+        stagger_s: seconds between two worker starts (parallel kernels collide on ports).
+        worker_log: where the workers' output between runs goes (default: nowhere).
+    """
+
+    reuse_kernels = True
+
+    def __init__(self, stagger_s: float = STAGGER_S, *, worker_log: Path | None = None) -> None:
+        super().__init__(stagger_s)
+        self._workers: dict[str, list[KernelWorker]] = {}  # environment -> idle workers
+        self.worker_log = worker_log
+
+    def request(self, request: dict[str, Any], *, cwd: Path, env: dict[str, str],
+                info: dict[str, Any]) -> int | None:
+        """Execute one run in an idle persistent worker with the same environment (one is
+        started when none is idle); the worker goes back to the idle pool afterwards, so
+        later runs, of this sweep or of the next sweep sharing this launcher, reuse it.
+
+        Returns its exit status (0 ok, 1 failed, the worker's status when it died), or
+        ``None`` when stopping. ``info`` gets ``kernel`` ("new"/"reused"),
+        ``kernel_start_s`` and ``worker_start_s``.
+        """
+        key = json.dumps(env, sort_keys=True)
+        with self._lock:
+            if self.stopping:
+                return None
+            idle = self._workers.setdefault(key, [])
+            worker = None
+            while idle and worker is None:
+                candidate = idle.pop()
+                if candidate.alive():
+                    worker = candidate
+                else:
+                    self._procs.discard(candidate.proc)
+            info["worker_start_s"] = 0.0
+            if worker is None:
+                self._stagger()
+                clock = time.perf_counter()
+                log_path = self.worker_log or Path(os.devnull)
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                with open(log_path, "ab") as err:
+                    worker = KernelWorker(env, cwd, err)
+                info["worker_start_s"] = time.perf_counter() - clock
+                self._procs.add(worker.proc)
+                self._last = time.monotonic()
+        try:
+            reply = worker.request(request)
+        except WorkerDied:
+            with self._lock:
+                self._procs.discard(worker.proc)
+            return worker.proc.returncode
+        with self._lock:
+            self._workers[key].append(worker)
+        info.update(kernel=reply.get("kernel"), kernel_start_s=reply.get("kernel_start_s"))
+        return int(reply["rc"])
+
+    def close(self) -> None:
+        """End every idle persistent worker cleanly (each shuts its kernel down)."""
+        with self._lock:
+            workers = [w for idle in self._workers.values() for w in idle]
+            self._workers.clear()
+        for worker in workers:
+            worker.close()
+            with self._lock:
+                self._procs.discard(worker.proc)
+
+
 # ---------------------------------------------------------------------------------------------
 # worker side (runs in the worker process)
 
@@ -164,15 +248,9 @@ class _Kernel:
 
         from jupyter_core.utils import run_sync
 
-        from junk_dna.runs.sweep import (
-            KERNEL_NAME,
-            KERNEL_START_TIMEOUT_S,
-            _native_kernel_manager_class,
-        )
-
         clock = time.perf_counter()
         for attempt in (1, 2):
-            km = _native_kernel_manager_class()(kernel_name=KERNEL_NAME)
+            km = native_kernel_manager_class()(kernel_name=KERNEL_NAME)
             try:
                 run_sync(km.start_kernel)(cwd=cwd)
                 client = km.client()
@@ -235,8 +313,6 @@ def _run_request(kernel: _Kernel, request: dict[str, Any]) -> dict[str, Any]:
     """Execute one run's notebook in the (possibly new) kernel; the reply."""
     import papermill
 
-    from junk_dna.runs.sweep import KERNEL_NAME, KERNEL_START_TIMEOUT_S, report_failure
-
     params = json.loads(Path(request["params_file"]).read_text(encoding="utf-8"))
     output = request["output"]
     fresh = not kernel.alive()
@@ -258,21 +334,6 @@ def _run_request(kernel: _Kernel, request: dict[str, Any]) -> dict[str, Any]:
     return {"rc": rc, "kernel": "new" if fresh else "reused", "kernel_start_s": start_s}
 
 
-def _watch_parent(kernel: _Kernel) -> None:
-    """Kill the kernel and exit when the sweep process dies (a resumed sweep must never
-    share a run folder with a run still going on behind it)."""
-    parent = os.getppid()
-
-    def poll() -> None:
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                kernel.kill_now()
-                os._exit(3)
-
-    threading.Thread(target=poll, daemon=True, name="watch-parent").start()
-
-
 def serve(stdin: IO[str], replies: IO[str]) -> int:
     """The worker loop: one request per line of ``stdin``, one reply per line to ``replies``.
 
@@ -282,7 +343,9 @@ def serve(stdin: IO[str], replies: IO[str]) -> int:
     import logging
 
     kernel = _Kernel()
-    _watch_parent(kernel)
+    # kill the kernel and exit when the sweep process dies (a resumed sweep must never share
+    # a run folder with a run still going on behind it)
+    watch_parent(0.5, kernel.kill_now)
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")

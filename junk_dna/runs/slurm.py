@@ -3,13 +3,16 @@
 The runs still to do (same resume logic as the local executor: a run is finished iff its
 ``record.json`` has status ok and the run's params) are submitted as ONE job array (split in
 arrays of at most ``max_array_size`` tasks). Each array task executes exactly one run through
-the same code path as the local executor (:func:`junk_dna.runs.sweep._run_one`: the run folder is
-cleared, ``python -m junk_dna.runs.sweep --worker`` runs the notebook with papermill, the notebook
-writes ``record.json``, a failure leaves ``error.txt``), so run folders, records and resume
-are the same. The command returns after submission (``--wait`` blocks until the jobs end).
+the same code path as the local executor (:func:`junk_dna.runs.notebook.execute_run`: the run
+folder is cleared, ``python -m junk_dna.runs.notebook --worker`` runs the notebook with
+papermill, the notebook writes ``record.json``, a failure leaves ``error.txt``), so run
+folders, records and resume are the same. This executor depends on the shared core
+(:mod:`~junk_dna.runs.notebook`, :mod:`~junk_dna.runs.layout`, :mod:`~junk_dna.runs.presets`),
+never on the local executor. The command returns after submission (``--wait`` blocks until
+the jobs end).
 
 Resources come from the preset's optional ``slurm:`` mapping, overridden by command-line
-flags (:func:`parse_overrides`); everything is validated before anything is submitted::
+flags (:mod:`junk_dna.runs.resources`); everything is validated before anything is submitted::
 
     slurm: {partition: gpu, gpus_per_node: 1, cpus_per_task: 8, mem_gb: 64,
             timeout_min: 240, array_parallelism: 32,
@@ -39,7 +42,6 @@ record was already written. The sweep lock is held only while submitting.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -54,24 +56,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from junk_dna.runs.sweep import (
-    DEFAULT_RUNS_DIR,
-    DONE,
-    ERROR_NAME,
-    LOG_NAME,
-    PresetError,
-    Run,
-    SweepError,
-    _experiment,
-    _Launcher,
-    _run_one,
+from junk_dna.results.records import atomic_write_text
+from junk_dna.runs.errors import SubmissionError, SweepError
+from junk_dna.runs.layout import DEFAULT_RUNS_DIR, DONE, ERROR_NAME, LOG_NAME, run_state, sweep_lock
+from junk_dna.runs.notebook import (
+    Launcher,
     available_cpus,
-    expand_preset,
+    execute_run,
     find_notebook,
-    load_preset,
-    run_state,
-    sweep_lock,
+    find_notebook_or_reason,
 )
+from junk_dna.runs.presets import Run, expand_preset, load_preset, lookup_experiment
+from junk_dna.runs.resources import SlurmResources, resolve_resources
 
 if TYPE_CHECKING:
     from submitit.helpers import DelayedSubmission
@@ -81,282 +77,13 @@ LOGS_DIR = "logs"
 ENDED_DIR = "ended"
 CLUSTER_ENV = "JUNK_DNA_SUBMITIT_CLUSTER"  # submitit cluster behind --executor slurm
 CLUSTERS: tuple[str, ...] = ("slurm", "local", "debug")
-SLURM_KEYS: tuple[str, ...] = (
-    "partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min",
-    "array_parallelism", "max_array_size", "additional", "setup",
-)
-DEFAULT_TIMEOUT_MIN = 60
-DEFAULT_ARRAY_PARALLELISM = 256  # submitit's default
-DEFAULT_MAX_ARRAY_SIZE = 1000  # SLURM's default MaxArraySize is 1001 (indices 0..1000)
 MAX_NUM_TIMEOUT = 3  # requeues after timeouts (preemptions requeue without limit)
 # sacct states after which a job will not run again
 FINAL_STATES = frozenset({
     "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY",
     "PREEMPTED", "REVOKED", "SPECIAL_EXIT", "TIMEOUT",
 })
-# sbatch options that submitit manages, or that have their own resource key
-_MANAGED = {"array": "", "output": "", "error": "", "open-mode": "", "signal": "",
-            "job-name": "", "partition": "partition / --partition",
-            "time": "timeout_min / --time", "gpus-per-node": "gpus_per_node / --gpus",
-            "cpus-per-task": "cpus_per_task / --cpus-per-task", "mem": "mem_gb / --mem-gb"}
-_PARTITION = re.compile(r"^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$")
-_OPTION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-# ---------------------------------------------------------------------------------------------
-# resources
-
-
-@dataclass(frozen=True)
-class SlurmResources:
-    """The resources of every array task (one task = one run).
-
-    Attributes:
-        partition: SLURM partition(s) (``None``: the cluster's default).
-        gpus_per_node: GPUs per task (0: none requested).
-        cpus_per_task: CPUs per task (``None``: the cluster's default); a run uses them all.
-        mem_gb: memory per task in GB (``None``: the cluster's default).
-        timeout_min: time limit per task in minutes.
-        array_parallelism: tasks of an array running at once.
-        max_array_size: most tasks per array; more runs are split into several arrays.
-        additional: extra ``#SBATCH --key=value`` options (``True``: a bare ``--key``).
-        setup: shell lines run in the batch script before the task (``module load ...``).
-    """
-
-    partition: str | None = None
-    gpus_per_node: int = 0
-    cpus_per_task: int | None = None
-    mem_gb: float | None = None
-    timeout_min: int = DEFAULT_TIMEOUT_MIN
-    array_parallelism: int = DEFAULT_ARRAY_PARALLELISM
-    max_array_size: int = DEFAULT_MAX_ARRAY_SIZE
-    additional: dict[str, str | int | float | bool] = field(default_factory=dict)
-    setup: tuple[str, ...] = ()
-
-    def executor_parameters(self, name: str) -> dict[str, Any]:
-        """Keyword arguments of ``submitit.AutoExecutor.update_parameters``."""
-        params: dict[str, Any] = {"name": name, "timeout_min": self.timeout_min,
-                                  "slurm_array_parallelism": self.array_parallelism}
-        if self.gpus_per_node:
-            params["gpus_per_node"] = self.gpus_per_node
-        if self.cpus_per_task is not None:
-            params["cpus_per_task"] = self.cpus_per_task
-        if self.mem_gb is not None:
-            params["mem_gb"] = self.mem_gb
-        if self.partition is not None:
-            params["slurm_partition"] = self.partition
-        if self.additional:
-            params["slurm_additional_parameters"] = dict(self.additional)
-        if self.setup:
-            params["slurm_setup"] = list(self.setup)
-        return params
-
-    def describe(self) -> str:
-        """One line: every resource, ``default`` where the cluster's default applies."""
-        hours, minutes = divmod(self.timeout_min, 60)
-        mem = "default" if self.mem_gb is None else f"{self.mem_gb:g}GB"
-        parts = [f"partition={self.partition or 'default'}", f"gpus={self.gpus_per_node}",
-                 f"cpus={self.cpus_per_task or 'default'}", f"mem={mem}",
-                 f"time={self.timeout_min}min ({hours}:{minutes:02d}:00)",
-                 f"array_parallelism={self.array_parallelism}"]
-        parts += [f"--{k}" if v is True else f"--{k}={v}" for k, v in self.additional.items()]
-        if self.setup:
-            parts.append(f"setup={len(self.setup)} line(s)")
-        return " ".join(parts)
-
-    def sbatch_lines(self, name: str, folder: Path, tasks: int) -> list[str]:
-        """The ``#SBATCH`` lines submitit would write for an array of ``tasks`` tasks.
-
-        Uses submitit's (private) sbatch writer; an empty list if it is not available.
-        """
-        try:
-            from submitit.slurm.slurm import _convert_mem, _make_sbatch_string
-        except ImportError:  # pragma: no cover - submitit internals moved
-            return []
-        kwargs: dict[str, Any] = {
-            "job_name": name, "partition": self.partition, "time": self.timeout_min,
-            "cpus_per_task": self.cpus_per_task, "gpus_per_node": self.gpus_per_node or None,
-            "mem": None if self.mem_gb is None else _convert_mem(self.mem_gb),
-            "array_parallelism": self.array_parallelism,
-            "additional_parameters": dict(self.additional) or None,
-            "setup": list(self.setup) or None,
-            "map_count": tasks if tasks > 1 else None,
-        }
-        try:
-            text = _make_sbatch_string(command="python -u -m submitit.core._submit",
-                                       folder=str(folder), **kwargs)
-        except TypeError:  # pragma: no cover - submitit internals changed
-            return []
-        return [line for line in text.splitlines() if line.startswith("#SBATCH")]
-
-
-def _int(value: Any, minimum: int) -> int:
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise ValueError from None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError
-    return value
-
-
-def _check_value(key: str, value: Any) -> Any:
-    """``value`` of resource ``key`` normalized.
-
-    Raises:
-        ValueError: with the allowed values (the caller names the key and the value).
-    """
-    if key == "partition":
-        if not isinstance(value, str) or not _PARTITION.match(value):
-            raise ValueError("must be a partition name (letters, digits, '_', '.', '-'; "
-                             "several separated by commas)")
-        return value
-    minimum = {"gpus_per_node": 0, "cpus_per_task": 1, "timeout_min": 1,
-               "array_parallelism": 1, "max_array_size": 1}.get(key)
-    if minimum is not None:
-        what = {"gpus_per_node": "GPUs per task, 0 for none",
-                "timeout_min": "whole minutes, e.g. 240 for 4 h"}.get(key)
-        try:
-            return _int(value, minimum)
-        except ValueError:
-            raise ValueError(f"must be an integer >= {minimum}"
-                             + (f" ({what})" if what else "")) from None
-    if key == "mem_gb":
-        try:
-            number = float(value.strip()) if isinstance(value, str) else value
-        except ValueError:
-            number = None
-        if (isinstance(number, bool) or not isinstance(number, (int, float))
-                or not math.isfinite(number) or number <= 0):
-            raise ValueError("must be a number of GB > 0, e.g. 64")
-        return int(number) if float(number).is_integer() else float(number)
-    if key == "additional":
-        if not isinstance(value, Mapping):
-            raise ValueError("must be a mapping of sbatch option -> value, e.g. "
-                             "{account: myproject, qos: high}")
-        return {_check_option(k): _check_option_value(k, v) for k, v in value.items()}
-    if key == "setup":
-        if not isinstance(value, list) or not all(isinstance(x, str) and x for x in value):
-            raise ValueError("must be a list of shell lines, e.g. [\"module load cuda\"]")
-        return list(value)
-    raise ValueError(f"is not a resource; allowed: {list(SLURM_KEYS)}")  # pragma: no cover
-
-
-def _check_option(key: Any) -> str:
-    if not isinstance(key, str) or not _OPTION.match(key):
-        raise ValueError(f"has the sbatch option name {key!r}: a name is letters, digits, "
-                         "'-' and '_' (without the leading --)")
-    managed = _MANAGED.get(key.replace("_", "-"))
-    if managed is not None:
-        raise ValueError(f"sets {key!r}, which " + (f"has its own setting: {managed}"
-                                                     if managed else "submitit manages"))
-    return key
-
-
-def _check_option_value(key: str, value: Any) -> str | int | float | bool:
-    if value is True or (isinstance(value, (str, int, float)) and not isinstance(value, bool)
-                         and str(value) != ""):
-        return value
-    raise ValueError(f"option {key!r} has the value {value!r}: give a string or a number "
-                     "(or true for a bare flag)")
-
-
-def check_slurm_block(raw: Any, where: str) -> dict[str, Any]:
-    """Check a preset's ``slurm:`` mapping (``None``: none); return it normalized.
-
-    Raises:
-        PresetError: not a mapping, an unknown key or a bad value (named with what is allowed).
-    """
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise PresetError(f"{where} {raw!r} must be a mapping with keys among "
-                          f"{list(SLURM_KEYS)}")
-    unknown = [k for k in raw if k not in SLURM_KEYS]
-    if unknown:
-        raise PresetError(f"{where} has unknown key(s) {unknown}; allowed: {list(SLURM_KEYS)}")
-    out = {}
-    for key, value in raw.items():
-        try:
-            out[key] = _check_value(key, value)
-        except ValueError as err:
-            raise PresetError(f"{where}: {key} {value!r} {err}") from None
-    return out
-
-
-_FLAGS: dict[str, str] = {
-    "partition": "--partition", "gpus_per_node": "--gpus", "timeout_min": "--time",
-    "cpus_per_task": "--cpus-per-task", "mem_gb": "--mem-gb",
-    "array_parallelism": "--array-parallelism", "additional": "--slurm-extra",
-}
-
-
-def parse_overrides(
-    *,
-    partition: str | None = None,
-    gpus: str | int | None = None,
-    time: str | int | None = None,
-    cpus_per_task: str | int | None = None,
-    mem_gb: str | float | None = None,
-    array_parallelism: str | int | None = None,
-    extra: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Resource overrides from the command line (``None``: not given), checked.
-
-    ``extra`` holds ``KEY=VALUE`` (or a bare ``KEY`` for a flag) sbatch options, e.g.
-    ``account=myproject``, ``qos=high``, ``requeue``.
-
-    Raises:
-        SweepError: naming the flag, the bad value and what is allowed.
-    """
-    given = {"partition": partition, "gpus_per_node": gpus, "timeout_min": time,
-             "cpus_per_task": cpus_per_task, "mem_gb": mem_gb,
-             "array_parallelism": array_parallelism}
-    out: dict[str, Any] = {}
-    for key, value in given.items():
-        if value is None:
-            continue
-        try:
-            out[key] = _check_value(key, value)
-        except ValueError as err:
-            raise SweepError(f"{_FLAGS[key]} {value!r} {err}") from None
-    additional: dict[str, Any] = {}
-    for item in extra:
-        key, sep, value = str(item).partition("=")
-        key = key.strip().removeprefix("--")
-        try:
-            _check_option(key)
-            additional[key] = _check_option_value(key, value) if sep else True
-        except ValueError as err:
-            raise SweepError(f"--slurm-extra {item!r} {err}; give KEY=VALUE (e.g. "
-                             "account=myproject) or KEY for a bare flag") from None
-    if additional:
-        out["additional"] = additional
-    return out
-
-
-def resolve_resources(
-    preset_block: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
-) -> SlurmResources:
-    """The resources of a submission: defaults < the preset's ``slurm:`` < ``overrides``.
-
-    ``additional`` options are merged (an override replaces the preset's value of a key).
-
-    Raises:
-        PresetError: a value in either mapping is invalid.
-    """
-    merged: dict[str, Any] = {}
-    for source, mapping in (("preset slurm", preset_block), ("overrides", overrides or {})):
-        checked = check_slurm_block(dict(mapping), source)
-        extra = {**merged.get("additional", {}), **checked.pop("additional", {})}
-        merged.update(checked)
-        if extra:
-            merged["additional"] = extra
-    if "setup" in merged:
-        merged["setup"] = tuple(merged["setup"])
-    return SlurmResources(**merged)
 
 
 def submitit_cluster(cluster: str | None = None) -> str:
@@ -379,21 +106,8 @@ def submitit_cluster(cluster: str | None = None) -> str:
 # the array task
 
 
-class SubmissionError(SweepError):
-    """``sbatch`` refused a job array (bad partition, account, limits, ...)."""
-
-
 class RunFailedError(RuntimeError):
     """A run's notebook failed in its array task (the task's job then ends FAILED)."""
-
-
-def _terminate_now(launcher: _Launcher) -> None:
-    """Stop the launcher and SIGTERM its processes without waiting (safe in a signal handler:
-    the interrupted frame may hold the process's wait lock)."""
-    launcher.stopping = True
-    for proc in list(launcher._procs):  # the launcher's own set (same package)
-        if proc.poll() is None:
-            proc.terminate()
 
 
 def _job_id() -> str | None:
@@ -422,7 +136,7 @@ class RunTask:
         self.root = os.fspath(Path(root).resolve())
         self.notebook = os.fspath(Path(notebook).resolve())
         self.submission = submission
-        self._launcher: _Launcher | None = None
+        self._launcher: Launcher | None = None
         self._terminated = False
 
     def __getstate__(self) -> dict[str, Any]:
@@ -449,8 +163,6 @@ class RunTask:
         Raises:
             RunFailedError: the run failed (its folder has ``error.txt``).
         """
-        from junk_dna.results.records import atomic_write_text
-
         root = Path(self.root)
         run_dir = root / run.run_id
         with warnings.catch_warnings():
@@ -458,11 +170,11 @@ class RunTask:
             if run_state(run_dir, run.params) == DONE:
                 self._ended(run, "ok")
                 return "skipped"
-        self._launcher = launcher = _Launcher(0.0)
+        self._launcher = launcher = Launcher(0.0)
         self._terminated = False
         restore = self._watch_sigterm()
         try:
-            ok = _run_one(run, root, Path(self.notebook), available_cpus(), launcher)
+            ok = execute_run(run, root, Path(self.notebook), available_cpus(), launcher)
         except Exception as err:  # e.g. submitit's "timed-out too many times": not requeued
             launcher.stop(grace_s=5.0)
             if not (run_dir / ERROR_NAME).exists():
@@ -496,7 +208,7 @@ class RunTask:
         from submitit.helpers import DelayedSubmission
 
         if self._launcher is not None:
-            _terminate_now(self._launcher)
+            self._launcher.terminate_now()
         return DelayedSubmission(self, run)
 
     def _watch_sigterm(self) -> Callable[[], None]:
@@ -518,8 +230,6 @@ class RunTask:
         return lambda: signal.signal(signal.SIGTERM, previous)
 
     def _ended(self, run: Run, status: str) -> None:
-        from junk_dna.results.records import atomic_write_text
-
         marker = Path(self.root) / SLURM_DIR / ENDED_DIR / f"{run.run_id}.json"
         atomic_write_text(marker, json.dumps({
             "run_id": run.run_id, "submission": self.submission, "job_id": _job_id(),
@@ -721,7 +431,8 @@ def submit_sweep(
     end (one line per run on stderr unless ``progress`` is false).
 
     Args:
-        overrides: resource overrides (:func:`parse_overrides`) over the preset's ``slurm:``.
+        overrides: resource overrides (:func:`~junk_dna.runs.resources.parse_overrides`) over
+            the preset's ``slurm:``.
         resubmit: submit every unfinished run, also those whose job is queued or running.
         cluster: submitit cluster (default :func:`submitit_cluster`).
 
@@ -732,7 +443,7 @@ def submit_sweep(
         SweepLockedError: another sweep holds the runs folder's lock.
     """
     cluster = submitit_cluster(cluster)
-    exp = _experiment(experiment)
+    exp = lookup_experiment(experiment)
     spec = load_preset(exp.name, preset)
     resources = resolve_resources(spec.slurm, overrides)
     runs = expand_preset(exp, spec, check_hub=not dry_run)
@@ -758,14 +469,6 @@ def submit_sweep(
     return result
 
 
-def find_notebook_or_reason(exp: Any, notebooks_dir: str | os.PathLike[str] | None) -> str:
-    """The experiment's notebook path, or ``MISSING (why)`` (for dry runs)."""
-    try:
-        return str(find_notebook(exp, notebooks_dir))
-    except SweepError as err:
-        return f"MISSING ({err})"
-
-
 def _fill(result: SlurmSweepResult, plan: SlurmPlan) -> None:
     result.skipped = len(plan.done)
     result.in_flight = dict(plan.in_flight)
@@ -775,9 +478,6 @@ def _fill(result: SlurmSweepResult, plan: SlurmPlan) -> None:
 
 def _submit(result: SlurmSweepResult, todo: list[Run], notebook: Path) -> None:
     import submitit
-
-    from junk_dna.results.records import atomic_write_text
-
     root = result.root.resolve()
     token = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     executor = submitit.AutoExecutor(folder=root / SLURM_DIR / LOGS_DIR / "%j",

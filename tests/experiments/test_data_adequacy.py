@@ -7,7 +7,7 @@ import pytest
 
 from junk_dna.experiments import get_experiment
 from junk_dna.report.plots import data_adequacy_figure
-from junk_dna.runs.sweep import expand_preset, load_preset, preset_names
+from junk_dna.runs.presets import expand_preset, load_preset, preset_names
 
 
 def test_only_sparse_transfer_and_its_baselines():

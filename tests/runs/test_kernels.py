@@ -1,6 +1,6 @@
 """Persistent workers (junk_dna.runs.kernels): one kernel per sweep slot, reset between runs.
 
-Executions use the ``sleepy`` plugin experiment of ``tests/test_sweep.py``.
+Executions use the ``sleepy`` plugin experiment (``tests/fixtures/sleepy_experiment.py``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import nbformat
 import pytest
 
 from junk_dna.cli import main
-from junk_dna.runs.sweep import RUNNER_NAME, expand_preset, load_preset, run_sweep
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+from junk_dna.runs.layout import RUNNER_NAME
+from junk_dna.runs.local import run_sweep
+from junk_dna.runs.presets import expand_preset, load_preset
+from tests.runs.helpers import FIXTURES
 
 # A run that records its kernel's pid and whether a variable of an earlier run is visible.
 BODY = """
@@ -164,7 +165,8 @@ def test_several_experiments_share_their_workers_and_are_all_validated_first(
     import sleepy_experiment  # the plugin (tests/fixtures)
 
     from junk_dna.experiments import Experiment, register
-    from junk_dna.runs.sweep import PresetError, SweepError, run_sweeps
+    from junk_dna.runs.errors import PresetError, SweepError
+    from junk_dna.runs.local import run_sweeps
 
     register(Experiment(name="sleepy_other", notebook="sleepy.ipynb",
                         validate=sleepy_experiment.validate,

@@ -2,7 +2,7 @@
 
 There is no SLURM here: the submissions go through submitit's ``local`` (one process per task)
 or ``debug`` (in this process) executor, selected by ``JUNK_DNA_SUBMITIT_CLUSTER``; the tasks
-run the same code as on SLURM. Runs use the ``sleepy`` plugin experiment (as test_sweep.py).
+run the same code as on SLURM. Runs use the ``sleepy`` plugin experiment (as test_local.py).
 """
 
 from __future__ import annotations
@@ -19,19 +19,18 @@ import pytest
 
 from junk_dna.cli import main
 from junk_dna.results.records import write_record
-from junk_dna.runs.slurm import (
-    CLUSTER_ENV,
-    RunTask,
+from junk_dna.runs.errors import PresetError, SweepError
+from junk_dna.runs.notebook import Launcher
+from junk_dna.runs.presets import expand_preset, load_preset
+from junk_dna.runs.resources import (
     SlurmResources,
     check_slurm_block,
     parse_overrides,
-    plan_submission,
     resolve_resources,
-    submit_sweep,
 )
-from junk_dna.runs.sweep import PresetError, SweepError, _Launcher, expand_preset, load_preset
+from junk_dna.runs.slurm import CLUSTER_ENV, RunTask, plan_submission, submit_sweep
+from tests.runs.helpers import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = FIXTURES / "notebooks" / "sleepy.ipynb"
 
@@ -272,7 +271,7 @@ def test_checkpoint_requeues_the_same_run_and_stops_its_runner(tmp_path: Path) -
 
     run = run_of(tmp_path)
     task = RunTask(tmp_path / "runs", NOTEBOOK, "tok")
-    launcher = _Launcher(0.0)
+    launcher = Launcher(0.0)
     log = tmp_path / "sleep.log"
     rc: list[int | None] = []
     worker = threading.Thread(target=lambda: rc.append(launcher.run(
@@ -430,7 +429,7 @@ def fake_slurm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_slurm_path_submits_arrays_through_sbatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """The real SLURM executor against a fake sbatch: arrays, resources, job ids, resume."""
-    from junk_dna.runs.sweep import sweep_lock
+    from junk_dna.runs.layout import sweep_lock
 
     path = write_preset(tmp_path, "axes: {x: [1, 2, 3]}\nslurm: {partition: cpu, "
                                   "timeout_min: 30, array_parallelism: 2, max_array_size: 2}\n")

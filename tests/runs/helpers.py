@@ -1,0 +1,29 @@
+"""Helpers of the runs/ tests: preset files, two-cell notebooks, the records of a folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def write_preset(folder: Path, text: str, name: str = "grid.yaml") -> str:
+    path = folder / name
+    path.write_text(text)
+    return str(path)
+
+
+def write_notebook(path: Path, parameters: str, body: str) -> None:
+    """A two-cell notebook: a ``parameters`` cell and a body."""
+    nb = nbformat.v4.new_notebook(metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, path)
+
+
+def records(root: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in root.glob("*/record.json")}

@@ -1,0 +1,146 @@
+"""Presets: loading, expansion (product, union, dedupe, normalization), run ids, errors."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from junk_dna.cli import main
+from junk_dna.runs.errors import PresetError, SweepError
+from junk_dna.runs.layout import canonical_json, run_id
+from junk_dna.runs.local import run_sweep
+from junk_dna.runs.presets import (
+    expand_preset,
+    load_preset,
+    parse_preset,
+    preset_names,
+    varying_keys,
+)
+from tests.runs.helpers import write_preset
+
+pytestmark = pytest.mark.usefixtures("sleepy_plugin")  # tests/conftest.py
+
+
+GRID = """
+description: a grid
+jobs: 2
+base: {sleep: 0.0}
+axes: {x: [1, 2]}
+blocks:
+  - {mode: [dense], level: [0.1, 0.2]}
+  - {mode: [sparse], level: [0.1, 0.3]}
+  - {mode: [sparse, dense], level: [0.1]}
+"""
+
+
+def test_expand_product_union_dedupe_and_normalization(tmp_path: Path) -> None:
+    preset = load_preset("sleepy", write_preset(tmp_path, GRID))
+    assert (preset.name, preset.jobs, preset.description) == ("grid", 2, "a grid")
+    runs = expand_preset("sleepy", preset)
+    got = [(r.params["x"], r.params["mode"], r.params["level"], r.block) for r in runs]
+    # block 1: dense runs lose their level -> one per x; block 2: x * level; block 3: all dups
+    assert got == [(1, "dense", None, 1), (2, "dense", None, 1),
+                   (1, "sparse", 0.1, 2), (1, "sparse", 0.3, 2),
+                   (2, "sparse", 0.1, 2), (2, "sparse", 0.3, 2)]
+    assert all(r.params["sleep"] == 0.0 and isinstance(r.params["sleep"], float) for r in runs)
+    assert len({r.run_id for r in runs}) == len(runs)
+    assert varying_keys(runs) == ["x", "mode", "level"]
+
+
+def test_yaml_numbers_are_yaml_1_2(tmp_path: Path) -> None:
+    path = write_preset(tmp_path, "base: {lr: 1e-4, nm: 6:8, n: 12, f: .5, s: '7'}\n")
+    base = load_preset("sleepy", path).base
+    assert base == {"lr": 1e-4, "nm": "6:8", "n": 12, "f": 0.5, "s": "7"}
+
+
+def test_run_id_is_stable_unique_and_filesystem_safe() -> None:
+    params = {"task": "sst2-embedded", "data_fraction": 1.0, "seed": 41, "mode": "sparse",
+              "pattern": "nm", "nm": "2:8", "sparsity": None, "model": "minilm"}
+    rid = run_id(params)
+    assert rid.startswith("sst2-embedded_f1_s41_sparse_nm-2of8_")
+    assert rid == run_id(dict(reversed(list(params.items()))))  # key order does not matter
+    assert rid == "sst2-embedded_f1_s41_sparse_nm-2of8_" + __import__("hashlib").sha256(
+        canonical_json(params).encode()).hexdigest()[:8]
+    assert run_id({**params, "model": "other"}) != rid  # a param outside the slug still counts
+    assert run_id({"task": "a/b c", "sparsity": 0.5}) .startswith("a-b-c_p-0.5_")
+    assert re.fullmatch(r"x=3_[0-9a-f]{8}", run_id({"x": 3}))
+    paper = expand_preset("true_gem", load_preset("true_gem", "paper"), check_hub=False)
+    ids = [r.run_id for r in paper]
+    assert len(ids) == len(set(ids)) == 882
+    assert all(re.fullmatch(r"[A-Za-z0-9._=-]+", i) and len(i) < 100 for i in ids)
+
+
+def test_true_gem_presets_expand() -> None:
+    sizes = {name: len(expand_preset("true_gem", load_preset("true_gem", name), check_hub=False))
+             for name in preset_names("true_gem")}
+    assert sizes == {"smoke": 3, "default": 32, "paper": 882}
+
+
+def test_hub_models_checked_once_per_model_and_never_in_dry_runs(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import junk_dna.models.encoders as models
+
+    calls: list[tuple[str, bool]] = []
+    real = models.resolve_model
+
+    def counting(name: str, *, check_hub: bool = True):
+        calls.append((name, check_hub))
+        return real(name, check_hub=False)
+
+    monkeypatch.setattr(models, "resolve_model", counting)
+    preset = load_preset("true_gem", "paper")
+    expand_preset("true_gem", preset, check_hub=True)
+    assert calls == [("roberta-large", True)]
+    calls.clear()
+    result = run_sweep("true_gem", "paper", runs_dir=tmp_path, dry_run=True, out=io.StringIO())
+    assert result.total == 882 and calls == [("roberta-large", False)]
+    assert models.resolve_model is counting  # the temporary wrapper is gone
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("- just\n- a list\n", ["list", "mapping"]),
+    ("base: {x: 1}\nfoo: 1\nbar: 2\n", ["'foo'", "'bar'", "description", "axes", "blocks"]),
+    ("axes: {x: 3}\n", ["x 3", "list"]),
+    ("blocks:\n  - {x: 4}\n", ["x 4", "list", "block 1"]),
+    ("blocks: {x: [1]}\n", ["blocks", "list"]),
+    ("axes: {x: []}\n", ["x", "empty"]),
+    ("jobs: 0\n", ["jobs 0"]),
+    ("base: [1]\n", ["base [1]", "mapping"]),
+    ("axes: {x: [1]}\nblocks:\n  - {x: [2]}\n", ["block 1", "'x'", "axes"]),
+    ("base: {x: 1}\nblocks:\n  - {mode: [dense]}\n  - {mode: [sparse], level: [0.5, 7.5]}\n",
+     ["7.5", "block 2", "[0, 1)"]),
+    ("base: {y: 1}\n", ["'y'", "allowed", "block 1"]),
+    ("axes: {mode: [dense, bogus]}\n", ["'bogus'", "allowed", "'dense'", "'sparse'"]),
+    ("base: {x: [1, 2\n", ["not valid YAML", "flow sequence"]),
+])
+def test_preset_errors_name_the_bad_value(tmp_path: Path, text: str, expected: list[str]) -> None:
+    path = write_preset(tmp_path, text)
+    with pytest.raises(PresetError) as err:
+        expand_preset("sleepy", load_preset("sleepy", path))
+    for part in expected:
+        assert part in str(err.value), (part, str(err.value))
+
+
+def test_preset_lookup_errors(tmp_path: Path) -> None:
+    with pytest.raises(PresetError, match=r"'nope'.*\['smoke', 'default', 'paper'\]"):
+        load_preset("true_gem", "nope")
+    with pytest.raises(PresetError, match="missing.yaml"):
+        load_preset("sleepy", str(tmp_path / "missing.yaml"))
+    with pytest.raises(PresetError, match="'sleepy' has no preset file"):
+        load_preset("sleepy", "smoke")
+    with pytest.raises(SweepError, match=r"'nope'.*true_gem"):
+        run_sweep("nope", "smoke", runs_dir=tmp_path)
+    with pytest.raises(PresetError, match="'preset' .*mapping"):
+        parse_preset("preset", 3, tmp_path)
+
+
+def test_bad_plugin_raises_import_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from junk_dna.experiments import get_experiment
+
+    monkeypatch.setenv("JUNK_DNA_PLUGINS", "sleepy_experiment, no_such_plugin_xyz")
+    with pytest.raises(ImportError, match="no_such_plugin_xyz"):
+        get_experiment("sleepy")
+    assert main(["sweep", "sleepy", "--preset", "x.yaml", "--dry-run"]) == 2
