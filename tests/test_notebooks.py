@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from junk_dna.results.records import collect
+from junk_dna.results import collect
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

@@ -1,1 +1,18 @@
-"""Evaluation: GLUE metrics (fine-tuning half) and zero-shot LM scoring (LLM half)."""
+"""Evaluation: GLUE metrics of the fine-tuning half (glue_metrics) and zero-shot
+LM scoring of the LLM half (lm_scoring: multiple choice by log-likelihood, factoid QA by
+greedy generation). Names are re-exported lazily.
+"""
+
+from junk_dna.lazy import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "glue_metrics": [
+        "MetricFn", "accuracy", "matthews", "f1_and_accuracy", "pearson_spearman", "METRICS",
+        "get_metric"
+    ],
+    "lm_scoring": [
+        "STRATEGIES", "MCPrompt", "MCRecord", "MCResult", "encode_pair", "score_multiple_choice",
+        "Generation", "generate_greedy", "normalize_answer", "exact_match", "token_f1",
+        "squad_scores", "FactoidResult", "evaluate_factoid"
+    ],
+})

@@ -54,8 +54,10 @@ STRATEGIES: tuple[str, ...] = ("shared_context", "full")
 
 # --------------------------------------------------------------------------- multiple choice
 @dataclass(frozen=True)
-class MCQuestion:
-    """One multiple-choice question.
+class MCPrompt:
+    """One multiple-choice question as scored: its formatted prompt and its options
+    (:func:`junk_dna.data.qa_tasks.format_prompt` makes the prompt of a
+    :class:`junk_dna.data.qa_tasks.MCQuestion`).
 
     Attributes:
         context: the prompt, e.g. ``"Question: ...\\nAnswer:"``.
@@ -142,7 +144,7 @@ def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[i
 def score_multiple_choice(
     model: Any,
     tokenizer: Any,
-    questions: Sequence[MCQuestion],
+    questions: Sequence[MCPrompt],
     *,
     target_delimiter: str = " ",
     strategy: str = "shared_context",

@@ -13,9 +13,13 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from junk_dna.checks import check_int
+from junk_dna.data.glue_tasks import check_fraction, get_task, load_task
 from junk_dna.experiments import Experiment, register
-from junk_dna.pruning.transfer import MODES, check_mode
-from junk_dna.results.records import atomic_write_text
+from junk_dna.models.encoders import load_model
+from junk_dna.pruning.config import MODES, PruningConfig, check_mode, parse_nm
+from junk_dna.results.provenance import provenance, start_run
+from junk_dna.results.records import atomic_write_text, write_record
 
 PATTERNS: tuple[str, ...] = ("unstructured", "nm")
 #: Runs of every experiment built on :func:`run` are interchangeable (see Experiment).
@@ -56,8 +60,6 @@ class TrueGemConfig:
     group_by_length: bool = False  # batch similar lengths (less padding); False = original
 
     def __post_init__(self) -> None:
-        from junk_dna.data.glue_tasks import check_fraction, get_task
-
         get_task(self.task)
         check_fraction(self.data_fraction, self.subset)
         check_mode(self.mode)
@@ -68,11 +70,11 @@ class TrueGemConfig:
             if self.pattern not in PATTERNS:
                 raise ValueError(f"unknown pattern {self.pattern!r}; allowed: {list(PATTERNS)}")
             self.pruning_config()  # validates sparsity / nm / scope / criterion
-        _check_int("seed", self.seed, 0)
-        _check_int("epochs", self.epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("max_length", self.max_length, 8)
-        _check_int("eval_batch_size", self.eval_batch_size, 1)
+        check_int("seed", self.seed, 0)
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("max_length", self.max_length, 8)
+        check_int("eval_batch_size", self.eval_batch_size, 1)
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
             raise ValueError(f"learning_rate {self.learning_rate!r} must be a number > 0")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
@@ -85,14 +87,12 @@ class TrueGemConfig:
             raise ValueError(f"unknown mixed_precision {self.mixed_precision!r}; "
                              "allowed: ['no', 'fp16', 'bf16']")
 
-    def pruning_config(self):
-        """The :class:`junk_dna.pruning.masks.PruningConfig` of this run (``None`` for dense).
+    def pruning_config(self) -> PruningConfig | None:
+        """The :class:`junk_dna.pruning.config.PruningConfig` of this run (``None`` for dense).
 
         Raises:
             ValueError: a pruning field is invalid (message names the value).
         """
-        from junk_dna.pruning.masks import PruningConfig
-
         if self.mode == "dense":
             return None
         if self.pattern == "unstructured":
@@ -115,8 +115,6 @@ class TrueGemConfig:
             values.update(nm=None, sparsity=float(self.sparsity), scope=self.scope or "global",
                           criterion=self.criterion or "magnitude")
         else:
-            from junk_dna.pruning.masks import parse_nm
-
             n, m = parse_nm(str(self.nm))
             values.update(sparsity=None, scope=None, nm=f"{n}:{m}",
                           criterion=self.criterion or "magnitude")
@@ -155,16 +153,12 @@ def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, 
     Raises:
         ValueError: any invalid parameter, named with the allowed values.
     """
+    # looked up at call time: a sweep swaps it while it expands a preset (runs.presets)
     from junk_dna.models.encoders import resolve_model
 
     cfg = TrueGemConfig.from_params(params).normalized()
     resolve_model(cfg.model, check_hub=check_hub)
     return asdict(cfg)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} {value!r} must be an integer >= {minimum}")
 
 
 register(Experiment(name="true_gem", notebook="true_gem.ipynb", validate=validate,
@@ -203,8 +197,7 @@ def run(
     start = time.perf_counter()
     import torch
 
-    from junk_dna.data.glue_tasks import load_task
-    from junk_dna.models.encoders import load_model
+    # torch, transformers, pandas: imported when a run starts, not when it is validated
     from junk_dna.pruning.masks import (
         compute_masks,
         nm_group_dims,
@@ -212,7 +205,6 @@ def run(
         sparsity_report,
     )
     from junk_dna.pruning.transfer import MaskEnforcer
-    from junk_dna.results.records import provenance, start_run, write_record
     from junk_dna.training.finetune import TrainConfig, fine_tune
 
     cfg = config.normalized()

@@ -26,13 +26,21 @@ everything else (:func:`junk_dna.report.analysis.normalize_zero_shot`). The embe
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from junk_dna.checks import check_choice, check_int
+from junk_dna.data import qa_tasks
+from junk_dna.data.qa_tasks import format_prompt, get_qa_task
 from junk_dna.experiments import Experiment, register
+from junk_dna.models.causal_lm import load_causal_lm, resolve_causal_lm
+from junk_dna.pruning.config import check_llm_pruning, check_quantization, parse_nm
+from junk_dna.results.provenance import provenance, start_run
+from junk_dna.results.records import atomic_write_text, write_record
 
 METHODS: tuple[str, ...] = ("dense", "magnitude", "wanda", "sparsegpt", "rtn")
 PRUNING_METHODS: tuple[str, ...] = ("magnitude", "wanda", "sparsegpt")
@@ -128,48 +136,32 @@ class ZeroShotConfig:
         return cls(**{k: namespace[k] for k in names if k in namespace})
 
 
-def _check_choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; allowed: {list(allowed)}")
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} {value!r} must be an integer >= {minimum}")
-
-
 def _validate_config(cfg: ZeroShotConfig) -> None:
     """Every check that needs no model and no data (cheap; runs on construction).
 
     Raises:
         ValueError: naming the bad value and the allowed ones.
     """
-    from junk_dna.data.qa_tasks import get_qa_task
-
-    _check_choice("experiment", cfg.experiment, tuple(EXPERIMENT_DEFAULTS))
-    _check_choice("method", cfg.method, METHODS)
-    _check_choice("dtype", cfg.dtype, ("float32", "float16", "bfloat16"))
-    _check_choice("device_map", cfg.device_map, (None, "auto"))
-    _check_choice("selection", cfg.selection, SELECTIONS)
+    check_choice("experiment", cfg.experiment, tuple(EXPERIMENT_DEFAULTS))
+    check_choice("method", cfg.method, METHODS)
+    check_choice("dtype", cfg.dtype, ("float32", "float16", "bfloat16"))
+    check_choice("device_map", cfg.device_map, (None, "auto"))
+    check_choice("selection", cfg.selection, SELECTIONS)
     for name in ("n_questions", "max_new_tokens", "batch_tokens", "gen_batch_size"):
-        _check_int(name, getattr(cfg, name), 1)
-    _check_int("seed", cfg.seed, 0)
+        check_int(name, getattr(cfg, name), 1)
+    check_int("seed", cfg.seed, 0)
     if cfg.method in PRUNING_METHODS:
-        from junk_dna.pruning.llm import check_llm_pruning
-
-        _check_choice("pattern", cfg.pattern, PATTERNS)
+        check_choice("pattern", cfg.pattern, PATTERNS)
         check_llm_pruning(cfg.method, cfg.sparsity if cfg.pattern == "unstructured" else None,
                           cfg.nm if cfg.pattern == "nm" else None,
                           blocksize=cfg.blocksize if cfg.blocksize is not None else 128,
                           percdamp=cfg.percdamp if cfg.percdamp is not None else 0.01)
         if cfg.method != "magnitude":
-            _check_choice("calibration", cfg.calibration, ("embedded", "c4"))
-            _check_int("n_calibration", cfg.n_calibration, 1)
-            _check_int("calibration_seqlen", cfg.calibration_seqlen, 8)
+            check_choice("calibration", cfg.calibration, ("embedded", "c4"))
+            check_int("n_calibration", cfg.n_calibration, 1)
+            check_int("calibration_seqlen", cfg.calibration_seqlen, 8)
     if cfg.method == "rtn":
-        from junk_dna.pruning.quantization import check_quantization
-
-        _check_choice("granularity", cfg.granularity, ("per_channel", "per_group"))
+        check_choice("granularity", cfg.granularity, ("per_channel", "per_group"))
         check_quantization(cfg.bits, cfg.granularity,
                            cfg.group_size if cfg.group_size is not None else 128)
     exp = cfg.experiment
@@ -219,8 +211,6 @@ def validate_for(experiment: str):
     """The sweep validator of one experiment: builds and normalizes the config (no model)."""
 
     def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, Any]:
-        from junk_dna.models.causal_lm import resolve_causal_lm
-
         given = dict(params)
         if given.setdefault("experiment", experiment) != experiment:
             raise ValueError(f"a {experiment} run has experiment={given['experiment']!r}")
@@ -244,13 +234,9 @@ def check_nm_widths_from_config(location: str, nm: str) -> None:
     Raises:
         ValueError: naming the width M does not divide.
     """
-    from junk_dna.pruning.masks import parse_nm
-
     folder = Path(location)
     if not (folder / "config.json").is_file():
         return
-    import json
-
     config = json.loads((folder / "config.json").read_text())
     _, m = parse_nm(nm)
     for key in ("hidden_size", "intermediate_size", "n_embd", "ffn_dim"):
@@ -295,10 +281,9 @@ def _compress(model: Any, tokenizer: Any, cfg: ZeroShotConfig) -> dict[str, Any]
 
 
 def _mc_questions(qs: list, fmt: str, **prompt_kw: Any) -> list:
-    from junk_dna.data.qa_tasks import format_prompt
-    from junk_dna.evaluation.lm_scoring import MCQuestion
+    from junk_dna.evaluation.lm_scoring import MCPrompt
 
-    return [MCQuestion(context=format_prompt(q, fmt, **prompt_kw), options=tuple(q.options),
+    return [MCPrompt(context=format_prompt(q, fmt, **prompt_kw), options=tuple(q.options),
                        label=q.label) for q in qs]
 
 
@@ -311,7 +296,6 @@ def evaluate_conditions(model: Any, tokenizer: Any, cfg: ZeroShotConfig
         mean (accuracy in [0, 1]); ``per_question`` the same keys to per-question scores
         (for bootstraps over questions); ``info`` counts (questions, truncations, pool).
     """
-    from junk_dna.data import qa_tasks
     from junk_dna.evaluation.lm_scoring import evaluate_factoid, score_multiple_choice
 
     exp = cfg.experiment
@@ -367,10 +351,10 @@ def evaluate_conditions(model: Any, tokenizer: Any, cfg: ZeroShotConfig
                               seed=cfg.seed)
         qs, pool = qa_tasks.split_pool(qs, pool_size, seed=cfg.seed)
         info.update(n_questions=len(qs), pool=len(pool))
-        from junk_dna.evaluation.lm_scoring import MCQuestion
+        from junk_dna.evaluation.lm_scoring import MCPrompt
 
         for c in cfg.conditions:
-            questions = [MCQuestion(context=qa_tasks.fewshot_prompt(q, pool, c, cfg.seed, "mc"),
+            questions = [MCPrompt(context=qa_tasks.fewshot_prompt(q, pool, c, cfg.seed, "mc"),
                                     options=tuple(q.options), label=q.label) for q in qs]
             score_mc(questions, condition_label(exp, c))
         return metrics, per_question, info
@@ -413,8 +397,6 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
     start = time.perf_counter()
     import torch
 
-    from junk_dna.models.causal_lm import load_causal_lm, resolve_causal_lm
-    from junk_dna.results.records import atomic_write_text, provenance, start_run, write_record
 
     cfg = config.normalized()
     resolved = resolve_causal_lm(cfg.model)
@@ -458,8 +440,6 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
         **provenance(start, timings),
     }
     if run_dir is not None:
-        import json
-
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_text(Path(run_dir) / "per_question.json", json.dumps(per_question))
         write_record(run_dir, record)

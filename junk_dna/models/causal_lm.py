@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -39,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from junk_dna.models.encoders import ResolvedModel, resolve_folder_or_hub
+from junk_dna.models.resolve import ResolvedModel, package_path, resolve_folder_or_hub
 
 try:  # POSIX only; elsewhere the cache relies on its atomic renames alone
     import fcntl
@@ -117,8 +116,8 @@ def resolve_causal_lm(name: str, *, check_hub: bool = True) -> ResolvedModel:
         raise ValueError(f"model name {name!r} is not a non-empty string; expected {allowed}")
     if name in CAUSAL_ALIASES:
         alias = CAUSAL_ALIASES[name]
-        gguf = _package_file(alias.package, alias.gguf_file)
-        if gguf is not None:
+        gguf = package_path(alias.package, alias.gguf_file)
+        if gguf is not None and gguf.is_file():
             return ResolvedModel(name, os.fspath(gguf), "embedded",
                                  f"installed package {alias.distribution}; {alias.note}")
         return ResolvedModel(name, alias.hub_id, "hub",
@@ -419,9 +418,3 @@ def _convert_gguf(gguf_path: Path, dtype: str, dest: Path) -> None:
     tokenizer.save_pretrained(dest)
 
 
-def _package_file(package: str, filename: str) -> Path | None:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / filename
-    return path if path.is_file() else None

@@ -9,12 +9,11 @@ name resolved to is returned for the run record.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import re
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
+
+from junk_dna.models.resolve import ResolvedModel, package_path, resolve_folder_or_hub
 
 HEADS: tuple[str, ...] = ("sequence_classification", "multiple_choice")
 
@@ -40,29 +39,6 @@ ALIASES: dict[str, Alias] = {
     ),
 }
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """What a model name resolved to.
-
-    Attributes:
-        name: the name as given (alias, folder or hub id).
-        location: what ``from_pretrained`` receives (a folder or a hub id).
-        source: ``"embedded"`` (installed package), ``"local"`` (a folder) or ``"hub"``.
-        detail: human-readable provenance (package, alias fallback, ...).
-    """
-
-    name: str
-    location: str
-    source: str
-    detail: str = ""
-
-    def as_record(self) -> dict[str, str]:
-        """Fields for a run record's ``resolved`` section, prefixed ``model_``."""
-        return {f"model_{k}": v for k, v in asdict(self).items()}
-
 
 def resolve_model(name: str, *, check_hub: bool = True) -> ResolvedModel:
     """Resolve ``name`` without loading any weights.
@@ -80,55 +56,14 @@ def resolve_model(name: str, *, check_hub: bool = True) -> ResolvedModel:
         raise ValueError(f"model name {name!r} is not a non-empty string; expected {allowed}")
     if name in ALIASES:
         alias = ALIASES[name]
-        folder = _package_folder(alias.package, alias.subdir)
-        if folder is not None:
+        folder = package_path(alias.package, alias.subdir)
+        if folder is not None and (folder / "config.json").is_file():
             return ResolvedModel(name, os.fspath(folder), "embedded",
                                  f"installed package {alias.distribution}; {alias.note}")
         return ResolvedModel(name, alias.hub_id, "hub",
                              f"alias {name!r}: package {alias.distribution} not installed, "
                              f"using the same weights from the hub")
     return resolve_folder_or_hub(name, allowed, check_hub=check_hub)
-
-
-def resolve_folder_or_hub(
-    name: str, allowed: str, *, check_hub: bool, file_suffix: str | None = None,
-) -> ResolvedModel:
-    """The resolution every model kind shares once its aliases are tried: an existing folder
-    holding ``config.json``, else a hub id (checked on the hub or its local cache when
-    ``check_hub``).
-
-    Args:
-        name: the model name.
-        allowed: the caller's description of the allowed names, for error messages.
-        check_hub: fetch the hub id's config so that a typo fails here.
-        file_suffix: a file suffix the caller accepts (e.g. ``".gguf"``); a name ending in
-            it that reached this point is a missing file, never a hub id.
-
-    Raises:
-        ValueError: naming the bad value and ``allowed``.
-    """
-    path = Path(name).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ValueError(f"model folder {name!r} has no config.json; expected {allowed}")
-        return ResolvedModel(name, os.fspath(path.resolve()), "local", "local folder")
-    looks_like_path = (name.startswith((".", "/", "~")) or name.count("/") > 1
-                       or (file_suffix is not None and name.lower().endswith(file_suffix)))
-    if looks_like_path or not _HUB_ID.match(name):
-        raise ValueError(f"unknown model {name!r}: no such file or folder and not a hub id; "
-                         f"expected {allowed}")
-    if check_hub:
-        from transformers import AutoConfig
-
-        try:
-            AutoConfig.from_pretrained(name)
-        except Exception as err:  # noqa: BLE001 - any failure means: cannot resolve
-            raise ValueError(
-                f"unknown model {name!r}: not an alias, file or folder, and the hub has no "
-                f"config for it or cannot be reached ({type(err).__name__}); expected "
-                f"{allowed}"
-            ) from err
-    return ResolvedModel(name, name, "hub", "hub id")
 
 
 def check_head(head: str) -> str:
@@ -222,9 +157,3 @@ def load_model(
                        new_param_names=missing)
 
 
-def _package_folder(package: str, subdir: str) -> Path | None:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / subdir
-    return folder if (folder / "config.json").is_file() else None

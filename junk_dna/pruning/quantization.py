@@ -29,29 +29,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from junk_dna.pruning.config import check_quantization
 from junk_dna.pruning.llm import decoder_linears, input_width, set_weight_out_in, weight_as_out_in
-
-GRANULARITIES: tuple[str, ...] = ("per_channel", "per_group")
-MIN_BITS, MAX_BITS = 2, 8
-
-
-def check_quantization(
-    bits: int, granularity: str = "per_channel", group_size: int = 128, symmetric: bool = False
-) -> None:
-    """Validate RTN parameters without a model.
-
-    Raises:
-        ValueError: ``bits`` not an int in ``[2, 8]``, unknown ``granularity``, ``group_size``
-            not an int >= 1, or ``symmetric`` not a bool; names the value and what is allowed.
-    """
-    if isinstance(bits, bool) or not isinstance(bits, int) or not MIN_BITS <= bits <= MAX_BITS:
-        raise ValueError(f"bits {bits!r} is not an int in [{MIN_BITS}, {MAX_BITS}]")
-    if granularity not in GRANULARITIES:
-        raise ValueError(f"unknown granularity {granularity!r}; allowed: {list(GRANULARITIES)}")
-    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
-        raise ValueError(f"group_size {group_size!r} is not an int >= 1")
-    if not isinstance(symmetric, bool):
-        raise ValueError(f"symmetric {symmetric!r} is not a bool")
 
 
 @torch.no_grad()

@@ -20,23 +20,10 @@ also runs after the last step, so the invariant holds for the model that is eval
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
 
 import torch
 
-Mode = Literal["dense", "sparse", "freeze", "sparse_to_dense"]
-MODES: tuple[str, ...] = ("dense", "sparse", "freeze", "sparse_to_dense")
-
-
-def check_mode(mode: str) -> str:
-    """Return ``mode`` if it names a transfer mode.
-
-    Raises:
-        ValueError: naming the bad value and the allowed ones.
-    """
-    if mode not in MODES:
-        raise ValueError(f"unknown transfer mode {mode!r}; allowed: {list(MODES)}")
-    return mode
+from junk_dna.pruning.config import check_mode
 
 
 class MaskEnforcer:
@@ -47,7 +34,7 @@ class MaskEnforcer:
             :func:`junk_dna.pruning.masks.select_prunable`.
         masks: name -> bool tensor of the same shape, ``True`` where the weight is kept.
             Must cover exactly the names of ``params`` (``dense`` takes an empty mapping).
-        mode: one of :data:`MODES`.
+        mode: one of :data:`junk_dna.pruning.config.MODES`.
 
     Memory: ``freeze`` keeps one dense tensor per parameter holding the pre-trained values
     at the pruned positions (one float per weight: the price of a two-pass restore that costs

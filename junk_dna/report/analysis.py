@@ -19,7 +19,7 @@ PRUNING_COLUMNS: tuple[str, ...] = (
     "method", "bits", "granularity", "group_size", "calibration", "n_calibration",
     "calibration_seqlen", "blocksize", "percdamp",
 )
-#: Columns of :func:`junk_dna.results.records.collect` that are not run parameters.
+#: Columns of :func:`junk_dna.results.collect` that are not run parameters.
 NON_PARAM_COLUMNS: tuple[str, ...] = (
     "run_id", "experiment", "run_dir", "sparsity_reached", "wall_time_s", "which", "metric",
     "value",
@@ -27,7 +27,7 @@ NON_PARAM_COLUMNS: tuple[str, ...] = (
 
 
 def main_metric_rows(df: pd.DataFrame, *, which: str = "last") -> pd.DataFrame:
-    """Rows of a :func:`~junk_dna.results.records.collect` table holding each task's main metric.
+    """Rows of a :func:`~junk_dna.results.collect` table holding each task's main metric.
 
     Args:
         df: the tidy table (needs ``task``, ``metric``, ``which``, ``value``).
@@ -60,7 +60,7 @@ def normalize_to_dense(df: pd.DataFrame, *, which: str = "last") -> pd.DataFrame
     """Main-metric rows with ``normalized = 100 * value / dense value`` (same seed etc.).
 
     Args:
-        df: a :func:`~junk_dna.results.records.collect` table with dense and pruned runs.
+        df: a :func:`~junk_dna.results.collect` table with dense and pruned runs.
         which: ``"last"`` or ``"best"`` epoch.
 
     Returns:
@@ -99,7 +99,7 @@ def human_gap_table(df: pd.DataFrame, *, which: str = "last") -> pd.DataFrame:
     runs' main metric (times 100), one row per (model, task, data fraction).
 
     Args:
-        df: a :func:`~junk_dna.results.records.collect` table holding dense runs.
+        df: a :func:`~junk_dna.results.collect` table holding dense runs.
         which: ``"last"`` or ``"best"`` epoch.
 
     Returns:
@@ -182,7 +182,7 @@ def normalize_zero_shot(df: pd.DataFrame, score: str = "acc") -> pd.DataFrame:
     same condition.
 
     Args:
-        df: a :func:`~junk_dna.results.records.collect` table of one zero-shot experiment.
+        df: a :func:`~junk_dna.results.collect` table of one zero-shot experiment.
         score: the metric name before ``|`` (``"acc"``, ``"acc_norm"``, ``"exact_match"``,
             ``"f1"``); factoid conditions of factoid_vs_mc use ``"exact_match"`` when
             ``score`` is an accuracy (each condition is normalized on its own metric).

@@ -1,7 +1,7 @@
 """The paper's three claims, each turned into a number and a plain verdict from collected runs.
 
 Every claim is checked per experiment (the ``setting`` column) on the runs of a
-:func:`~junk_dna.results.records.collect` table, with scores normalized to the dense model
+:func:`~junk_dna.results.collect` table, with scores normalized to the dense model
 (:func:`~junk_dna.report.analysis.normalize_to_dense`):
 
 A. *Monotonic drop*: the normalized score falls as sparsity grows (per pattern).
@@ -562,7 +562,7 @@ def evaluate_claims(df: pd.DataFrame, which: str = "last") -> pd.DataFrame:
     with :data:`COLUMNS`. A table without an ``experiment`` column is read as true_gem runs.
 
     Args:
-        df: a :func:`~junk_dna.results.records.collect` table.
+        df: a :func:`~junk_dna.results.collect` table.
         which: ``"last"`` or ``"best"`` epoch.
 
     Raises:

@@ -1,6 +1,6 @@
 """Figures in the layout of the paper's, drawn from collected runs.
 
-Only matplotlib; every function takes a tidy table from :func:`junk_dna.results.records.collect`
+Only matplotlib; every function takes a tidy table from :func:`junk_dna.results.collect`
 and returns a Figure (saving is the caller's choice, see :func:`save`).
 """
 
@@ -54,7 +54,7 @@ def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float 
     mode's colour with their own line style, never mixed into the magnitude curves.
 
     Args:
-        df: :func:`~junk_dna.results.records.collect` table of ``true_gem`` runs.
+        df: :func:`~junk_dna.results.collect` table of ``true_gem`` runs.
         which: ``"last"`` (as the original) or ``"best"`` epoch.
         panel_size: inches per panel.
 
@@ -128,7 +128,7 @@ def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: f
     fraction (= 100); mean over seeds with a min..max band when there are several.
 
     Args:
-        df: :func:`~junk_dna.results.records.collect` table of ``data_adequacy`` runs.
+        df: :func:`~junk_dna.results.collect` table of ``data_adequacy`` runs.
         which: ``"last"`` or ``"best"`` epoch.
         panel_size: inches per panel.
 
@@ -183,7 +183,7 @@ def human_gap_figure(
     (:func:`junk_dna.report.analysis.human_gap_table`), shown in the legend.
 
     Args:
-        df: :func:`~junk_dna.results.records.collect` table of ``human_gap`` runs (one model).
+        df: :func:`~junk_dna.results.collect` table of ``human_gap`` runs (one model).
         pairs: (label, task, task) by base name; default
             :data:`junk_dna.experiments.human_gap.PAIRS` (those with both tasks present).
         which: ``"last"`` or ``"best"`` epoch.
@@ -274,7 +274,7 @@ def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float 
     min..max band when there are several.
 
     Args:
-        df: :func:`~junk_dna.results.records.collect` table of ONE zero-shot experiment.
+        df: :func:`~junk_dna.results.collect` table of ONE zero-shot experiment.
         score: ``"acc"`` or ``"acc_norm"`` (factoid conditions use exact match).
         panel_size: inches per panel.
 

@@ -18,25 +18,22 @@ A *record* is a JSON object with at least these keys::
       "created": "2026-11-29T12:00:00+00:00"
     }
 
-`collect` turns every record below a folder into one row per (run, metric, which) where
-``which`` is ``"last"`` or ``"best"``; every parameter becomes a column.
+:func:`junk_dna.results.table.collect` turns every record below a folder into one row per
+(run, metric, which) where ``which`` is ``"last"`` or ``"best"``; every parameter becomes a
+column; :mod:`junk_dna.results.provenance` fills the versions, commit and timings. This
+module imports nothing heavy (the sweep reads records with it).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
-import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pandas is imported by collect() only: workers and the CLI stay light
-    import pandas as pd
+from typing import Any
 
 RECORD_NAME = "record.json"
 SCHEMA_VERSION = 1
@@ -65,39 +62,6 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def package_versions(names: tuple[str, ...] = (
-    "junk-dna", "torch", "transformers", "datasets", "accelerate", "numpy", "papermill",
-)) -> dict[str, str | None]:
-    """Installed versions of the packages a result depends on (``None`` when not installed)."""
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def git_commit(path: str | os.PathLike[str] | None = None) -> str | None:
-    """The commit hash of the git checkout holding ``path`` (default: this package), or None.
-
-    A ``-dirty`` suffix marks uncommitted changes to tracked files.
-    """
-    where = Path(path) if path is not None else Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
-            capture_output=True, text=True, timeout=10, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return head + ("-dirty" if dirty else "")
 
 
 def write_record(run_dir: str | os.PathLike[str], record: Mapping[str, Any]) -> Path:
@@ -137,8 +101,6 @@ def iter_records(root: str | os.PathLike[str]) -> Iterator[tuple[Path, dict[str,
 
     Corrupt records are skipped with a warning, never silently counted.
     """
-    import warnings
-
     for path in sorted(Path(root).rglob(RECORD_NAME)):
         try:
             record = read_record(path.parent)
@@ -147,36 +109,6 @@ def iter_records(root: str | os.PathLike[str]) -> Iterator[tuple[Path, dict[str,
             continue
         if record is not None:
             yield path.parent, record
-
-
-def collect(root: str | os.PathLike[str], *, status: str | None = "ok") -> pd.DataFrame:
-    """A tidy table of every record below ``root``: one row per run, metric and ``which``.
-
-    Columns: ``run_id``, ``experiment``, ``run_dir``, one column per parameter, the
-    ``resolved_*`` fields, ``sparsity_reached``, ``wall_time_s``, then ``which``
-    (``"last"`` or ``"best"``), ``metric`` and ``value``. Runs whose status differs from
-    ``status`` are left out (``status=None`` keeps all).
-    """
-    import pandas as pd
-
-    rows: list[dict[str, Any]] = []
-    for run_dir, rec in iter_records(root):
-        if status is not None and rec.get("status") != status:
-            continue
-        base: dict[str, Any] = {
-            "run_id": rec["run_id"],
-            "experiment": rec["experiment"],
-            "run_dir": str(run_dir),
-            **rec["params"],
-            **{f"resolved_{k}": v for k, v in (rec.get("resolved") or {}).items()
-               if isinstance(v, (str, int, float, bool)) or v is None},
-            "sparsity_reached": (rec.get("sparsity") or {}).get("reached"),
-            "wall_time_s": rec.get("wall_time_s"),
-        }
-        for which in ("last", "best"):
-            for metric, value in (rec["final"].get(which) or {}).items():
-                rows.append({**base, "which": which, "metric": metric, "value": value})
-    return pd.DataFrame(rows)
 
 
 def _check_record(
@@ -205,33 +137,4 @@ def _json_default(obj: Any) -> Any:
         return str(obj)
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
-
-def provenance(start: float, timings: Mapping[str, float]) -> dict[str, Any]:
-    """The fields every run record ends with: wall time since ``start`` (a
-    ``time.perf_counter()`` value), seconds per stage, torch threads, package versions and the
-    git commit.
-    """
-    import time
-
-    import torch
-
-    return {
-        "wall_time_s": round(time.perf_counter() - start, 3),
-        "timings": {k: round(float(v), 3) for k, v in timings.items()},
-        "threads": torch.get_num_threads(),
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-    }
-
-
-def start_run(seed: int) -> None:
-    """What every run does first: use ``JUNK_DNA_THREADS`` torch threads when the sweep set
-    it (cores // parallel jobs), and seed Python, NumPy and torch with ``seed``."""
-    import torch
-    from transformers import set_seed
-
-    threads = os.environ.get("JUNK_DNA_THREADS")
-    if threads:
-        torch.set_num_threads(int(threads))
-    set_seed(seed)
 

@@ -15,7 +15,7 @@ two runs the worker:
 
 What does carry over is what a Python process caches on purpose: imported modules and the
 in-process caches of :mod:`junk_dna.training.finetune` (tokenized datasets, keyed by their
-inputs). Every run seeds every generator itself (:func:`junk_dna.results.records.start_run`),
+inputs). Every run seeds every generator itself (:func:`junk_dna.results.provenance.start_run`),
 so a run gives the same numbers in a reused kernel as in a fresh one (tested).
 ``--fresh-kernel`` restores one kernel per run.
 

@@ -1,1 +1,12 @@
-"""Fine-tuning (the fine-tuning half of the paper: true_gem, data_adequacy, human_gap)."""
+"""Fine-tuning (the fine-tuning half: true_gem, data_adequacy, human_gap). Names are
+re-exported lazily.
+"""
+
+from junk_dna.lazy import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "finetune": [
+        "NO_DECAY", "TrainConfig", "LengthGroupedBatchSampler", "TrainResult", "parameter_groups",
+        "eval_order", "MultipleChoiceCollator", "evaluate", "fine_tune"
+    ],
+})

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from junk_dna.evaluation.lm_scoring import (
-    MCQuestion,
+    MCPrompt,
     encode_pair,
     evaluate_factoid,
     exact_match,
@@ -114,11 +114,11 @@ def reference_loglik(model, tok, context: str, option: str, max_length: int = 10
 
 
 QUESTIONS = [
-    MCQuestion("Q: the cat\nA:", ("cat", "a dog and a cat", "bird fish"), 1),
-    MCQuestion("Answer these questions:\nQ: horse\nA: ", ("horse", "cow"), 0),  # trailing space
-    MCQuestion("", ("dog", "sheep goat mouse"), 0),  # empty context: prefix token
-    MCQuestion("Q: lion\nA:", ("cat", "dog", "lion"), 2),  # single-token options
-    MCQuestion("Q: goat\nA:", ("a goat", "the sheep and the cow and a mouse", "goat"), None),
+    MCPrompt("Q: the cat\nA:", ("cat", "a dog and a cat", "bird fish"), 1),
+    MCPrompt("Answer these questions:\nQ: horse\nA: ", ("horse", "cow"), 0),  # trailing space
+    MCPrompt("", ("dog", "sheep goat mouse"), 0),  # empty context: prefix token
+    MCPrompt("Q: lion\nA:", ("cat", "dog", "lion"), 2),  # single-token options
+    MCPrompt("Q: goat\nA:", ("a goat", "the sheep and the cow and a mouse", "goat"), None),
 ]
 
 
@@ -158,7 +158,7 @@ def test_loglik_matches_unbatched_reference(tiny_lm, lm_tok, strategy, batch_tok
 
 
 def test_single_token_options_only(tiny_lm, lm_tok):
-    qs = [QUESTIONS[3], MCQuestion("Q: cow\nA:", ("cow", "dog"), 0)]
+    qs = [QUESTIONS[3], MCPrompt("Q: cow\nA:", ("cow", "dog"), 0)]
     result = score_multiple_choice(tiny_lm, lm_tok, qs)
     for q, rec in zip(qs, result.records, strict=True):
         assert rec.n_tokens == [1] * len(q.options)
@@ -168,7 +168,7 @@ def test_single_token_options_only(tiny_lm, lm_tok):
 
 @pytest.mark.parametrize("strategy", ["shared_context", "full"])
 def test_left_truncation_like_lm_eval(tiny_lm, lm_tok, strategy):
-    q = MCQuestion("Answer these questions:\nQ: the cat\nA:", ("cat", "a dog and a cat"), 0)
+    q = MCPrompt("Answer these questions:\nQ: the cat\nA:", ("cat", "a dog and a cat"), 0)
     result = score_multiple_choice(tiny_lm, lm_tok, [q], strategy=strategy, max_length=8)
     rec = result.records[0]
     assert rec.truncated and result.n_truncated == 1
@@ -190,12 +190,12 @@ def test_scoring_is_deterministic_and_restores_mode(tiny_lm, lm_tok):
 @pytest.mark.parametrize(
     ("questions", "kwargs", "match"),
     [
-        ([MCQuestion("Q:", ("a",))], {"strategy": "fast"}, "unknown strategy 'fast'"),
-        ([MCQuestion("Q:", ())], {}, "question 0 has no options"),
-        ([MCQuestion("Q:", ("cat", ""))], {}, "option 1 is empty"),
-        ([MCQuestion("Q:", ("cat",), 3)], {}, "label 3 out of range"),
-        ([MCQuestion("Q:", ("a dog and a cat",))], {"max_length": 2}, "more than max_length"),
-        ([MCQuestion("Q:", ("cat",))], {"batch_tokens": 0}, "batch_tokens"),
+        ([MCPrompt("Q:", ("a",))], {"strategy": "fast"}, "unknown strategy 'fast'"),
+        ([MCPrompt("Q:", ())], {}, "question 0 has no options"),
+        ([MCPrompt("Q:", ("cat", ""))], {}, "option 1 is empty"),
+        ([MCPrompt("Q:", ("cat",), 3)], {}, "label 3 out of range"),
+        ([MCPrompt("Q:", ("a dog and a cat",))], {"max_length": 2}, "more than max_length"),
+        ([MCPrompt("Q:", ("cat",))], {"batch_tokens": 0}, "batch_tokens"),
     ],
 )
 def test_scoring_errors(tiny_lm, lm_tok, questions, kwargs, match):

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
+from junk_dna.data.encode_cache import encode
 from junk_dna.data.glue_tasks import TASKS, TaskData, TaskSpec, embedded_data_root, load_task
 from junk_dna.data.human_scores import HUMAN_SCORES, human_score
 from junk_dna.experiments import get_experiment
 from junk_dna.report.analysis import easy_hard_pairs, human_gap_table
 from junk_dna.report.claims import CLAIM_B, NOT_ENOUGH, NOT_SUPPORTED, SUPPORTED, evaluate_claims
-from junk_dna.training.finetune import MultipleChoiceCollator, TrainConfig, encode, fine_tune
+from junk_dna.training.finetune import MultipleChoiceCollator, TrainConfig, fine_tune
 from tests.conftest import WORDS, make_tokenizer
 
 POS, NEG, FILLER = WORDS[:6], WORDS[6:12], WORDS[12:]

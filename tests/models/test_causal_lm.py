@@ -153,7 +153,7 @@ def test_resolution_kinds(tmp_path, tiny_folder, monkeypatch):
     gguf_file = tmp_path / "m.gguf"
     gguf_file.write_bytes(b"GGUF")
     assert resolve_causal_lm(os.fspath(gguf_file)).source == "local"
-    monkeypatch.setattr(lm_models, "_package_file", lambda package, filename: None)
+    monkeypatch.setattr(lm_models, "package_path", lambda package, relative: None)
     fallback = resolve_causal_lm("smollm2")
     assert (fallback.location, fallback.source) == (CAUSAL_ALIASES["smollm2"].hub_id, "hub")
     assert "not installed" in fallback.detail

@@ -10,11 +10,11 @@ import torch
 from torch import nn
 
 import junk_dna.pruning.llm as llm_pruning
+from junk_dna.pruning.config import LLM_METHODS as METHODS
+from junk_dna.pruning.config import check_llm_pruning
 from junk_dna.pruning.llm import (
-    METHODS,
     LayerStats,
     calibration_samples,
-    check_llm_pruning,
     check_llm_widths,
     decoder_linears,
     find_decoder_blocks,

@@ -6,21 +6,19 @@ import pytest
 import torch
 from torch import nn
 
-import junk_dna.pruning.masks as pruning
+import junk_dna.pruning.selection as selection
+from junk_dna.pruning.config import CRITERIA, PATTERNS, PruningConfig, check_sparsity, parse_nm
 from junk_dna.pruning.masks import (
-    CHUNK,
     MASK_CREATORS,
-    PruningConfig,
     apply_masks,
-    check_sparsity,
     compute_masks,
     nm_group_dim,
     nm_group_dims,
-    parse_nm,
     select_prunable,
     sparsity_report,
     summarize,
 )
+from junk_dna.pruning.selection import CHUNK
 
 # ---------------------------------------------------------------------------------------------
 # helpers and independent references
@@ -112,7 +110,7 @@ def final_pass(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     the k-th key is small enough to sort its elements) and, with no candidate allowance,
     refinement down to a single key value and the in-order tie rule."""
     if request.param == "refine-to-ties":
-        monkeypatch.setattr(pruning, "_CANDIDATES_MIN", 0)
+        monkeypatch.setattr(selection, "_CANDIDATES_MIN", 0)
     return request.param
 
 
@@ -149,7 +147,7 @@ def test_layer_scope_matches_per_tensor_reference(criterion: str, final_pass: st
 
 def test_global_exact_with_small_chunks(monkeypatch: pytest.MonkeyPatch, final_pass: str) -> None:
     """Chunk packing and tensors spanning several chunks give the same exact masks."""
-    monkeypatch.setattr(pruning, "CHUNK", 61)
+    monkeypatch.setattr(selection, "CHUNK", 61)
     for seed in range(2):
         weights = tied_weights(seed, torch.float16)
         total = sum(w.numel() for w in weights.values())
@@ -354,7 +352,7 @@ def test_random_nm_seeded() -> None:
 
 
 def test_registry_covers_every_pattern_and_criterion() -> None:
-    assert set(MASK_CREATORS) == {(p, c) for p in pruning.PATTERNS for c in pruning.CRITERIA}
+    assert set(MASK_CREATORS) == {(p, c) for p in PATTERNS for c in CRITERIA}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,10 @@ import pytest
 import torch
 
 import junk_dna.pruning.masks as pruning
-from junk_dna.pruning.masks import PruningConfig, compute_masks, mask_series
+import junk_dna.pruning.selection as selection
+from junk_dna.pruning.config import PruningConfig, parse_nm
+from junk_dna.pruning.masks import compute_masks
+from junk_dna.pruning.series import mask_series
 from tests.pruning.test_masks import (
     VALUES,
     assert_masks_equal,
@@ -26,10 +29,10 @@ SERIES = [0.0, 0.05, 0.3, 0.5, 0.77, 0.95, 0.999]
 
 @pytest.fixture(params=["sort-candidates", "refine-to-ties"])
 def final_pass(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both final passes (as tests/test_pruning.py): bins small enough to sort their
+    """Both final passes (as tests/pruning/test_masks.py): bins small enough to sort their
     elements, and, with no candidate allowance, refinement down to single key values."""
     if request.param == "refine-to-ties":
-        monkeypatch.setattr(pruning, "_CANDIDATES_MIN", 0)
+        monkeypatch.setattr(selection, "_CANDIDATES_MIN", 0)
     return request.param
 
 
@@ -132,7 +135,7 @@ def test_series_with_small_chunks(
     monkeypatch: pytest.MonkeyPatch, criterion: str, final_pass: str
 ) -> None:
     """Tensors spanning several chunks and chunks holding several tensors."""
-    monkeypatch.setattr(pruning, "CHUNK", 61)
+    monkeypatch.setattr(selection, "CHUNK", 61)
     weights = tied_weights(4, torch.float16)
     weights.update(continuous_weights(4))
     for scope in ("global", "layer"):
@@ -230,10 +233,10 @@ def test_nm_series_equals_separate_and_is_nested(criterion: str) -> None:
     config = PruningConfig(pattern="nm", criterion=criterion, seed=4)
     series = mask_series(weights, config, levels, group_dims=dims)
     assert_series_equal(series, separate(weights, config, levels, dims))
-    by_n = sorted(zip(levels, series, strict=True), key=lambda lm: -pruning.parse_nm(lm[0])[0])
+    by_n = sorted(zip(levels, series, strict=True), key=lambda lm: -parse_nm(lm[0])[0])
     assert_nested([masks for _, masks in by_n])
     for level, masks in zip(levels, series, strict=True):
-        n, _ = pruning.parse_nm(level)
+        n, _ = parse_nm(level)
         assert bool((masks["lin"].view(6, 4, 8).sum(-1) == n).all())
         assert bool((masks["conv1d"].view(2, 8, 6).sum(1) == n).all())
         if criterion != "random":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from junk_dna.results.records import CorruptRecordError, collect, read_record, write_record
+from junk_dna.results.records import CorruptRecordError, read_record, write_record
+from junk_dna.results.table import collect
 
 
 def _record(run_id: str, mode: str, acc: float) -> dict:

@@ -9,20 +9,23 @@ import numpy as np
 import pytest
 import torch
 
+import junk_dna.data.encode_cache as encode_cache
 import junk_dna.training.finetune as training
-from junk_dna.training.finetune import (
+from junk_dna.data.encode_cache import (
     MC_FIELDS,
-    MultipleChoiceCollator,
-    TrainConfig,
     encode,
     encode_cache_clear,
     encode_cache_info,
     encode_cached,
+    feature_length,
+    tokenizer_fingerprint,
+)
+from junk_dna.training.finetune import (
+    MultipleChoiceCollator,
+    TrainConfig,
     eval_order,
     evaluate,
-    feature_length,
     fine_tune,
-    tokenizer_fingerprint,
 )
 from tests.conftest import WORDS, make_sentiment_data, make_tiny_bert, make_tokenizer
 
@@ -220,7 +223,7 @@ def test_equal_tokenizers_share_entries_and_calls_do_not_change_the_fingerprint(
 
 
 def test_call_state_is_left_out_of_the_pipeline_whatever_the_json_layout():
-    strip = training._pipeline_without_call_state
+    strip = encode_cache._pipeline_without_call_state
     a = '{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"model":{"v":1}}'
     b = ('{"version":"1.0","truncation":{"max_length":8},"padding":{"strategy":{"Fixed":8}},'
          '"added_tokens":[],"model":{"v":1}}')
@@ -231,7 +234,7 @@ def test_call_state_is_left_out_of_the_pipeline_whatever_the_json_layout():
 
 
 def test_lru_bounds(monkeypatch, tok):
-    monkeypatch.setattr(training, "ENCODE_CACHE_MAXSIZE", 2)
+    monkeypatch.setattr(encode_cache, "ENCODE_CACHE_MAXSIZE", 2)
     splits = [varied_columns(seed=s) for s in range(3)]
     for cols in splits:
         encode_cached(tok, cols, ("sentence",), 16)
@@ -239,7 +242,7 @@ def test_lru_bounds(monkeypatch, tok):
     assert encode_cached(tok, splits[2], ("sentence",), 16)[1]  # recent: kept
     assert not encode_cached(tok, splits[0], ("sentence",), 16)[1]  # oldest: evicted
     assert not encode_cached(tok, splits[1], ("sentence",), 16)[1]  # evicted by splits[0]
-    monkeypatch.setattr(training, "ENCODE_CACHE_MAX_BYTES", 100)  # smaller than a split
+    monkeypatch.setattr(encode_cache, "ENCODE_CACHE_MAX_BYTES", 100)  # smaller than a split
     encode_cache_clear()
     features, hit = encode_cached(tok, splits[0], ("sentence",), 16)
     assert not hit and encode_cache_info().size == 0

@@ -1,0 +1,44 @@
+"""A tidy table of run records: one row per run, metric and ``which`` (last or best epoch).
+
+pandas is imported by :func:`collect` only, so the workers and the CLI stay light.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from junk_dna.results.records import iter_records
+
+if TYPE_CHECKING:  # pandas is imported by collect() only: workers and the CLI stay light
+    import pandas as pd
+
+
+def collect(root: str | os.PathLike[str], *, status: str | None = "ok") -> pd.DataFrame:
+    """A tidy table of every record below ``root``: one row per run, metric and ``which``.
+
+    Columns: ``run_id``, ``experiment``, ``run_dir``, one column per parameter, the
+    ``resolved_*`` fields, ``sparsity_reached``, ``wall_time_s``, then ``which``
+    (``"last"`` or ``"best"``), ``metric`` and ``value``. Runs whose status differs from
+    ``status`` are left out (``status=None`` keeps all).
+    """
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    for run_dir, rec in iter_records(root):
+        if status is not None and rec.get("status") != status:
+            continue
+        base: dict[str, Any] = {
+            "run_id": rec["run_id"],
+            "experiment": rec["experiment"],
+            "run_dir": str(run_dir),
+            **rec["params"],
+            **{f"resolved_{k}": v for k, v in (rec.get("resolved") or {}).items()
+               if isinstance(v, (str, int, float, bool)) or v is None},
+            "sparsity_reached": (rec.get("sparsity") or {}).get("reached"),
+            "wall_time_s": rec.get("wall_time_s"),
+        }
+        for which in ("last", "best"):
+            for metric, value in (rec["final"].get(which) or {}).items():
+                rows.append({**base, "which": which, "metric": metric, "value": value})
+    return pd.DataFrame(rows)
