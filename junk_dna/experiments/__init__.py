@@ -8,7 +8,7 @@ registry maps experiment names to both; tests register small experiments of thei
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,11 @@ class Experiment:
         protocol: experiments with the same protocol run a configuration identically (same
             run function, same parameters, same record), so a sweep of one may reuse a
             finished run of another instead of running it again; None shares nothing.
+        config: the dataclass of one run's parameters (its field defaults are the
+            experiment's defaults), or None; its notebook's ``parameters`` cell is generated
+            from it (:mod:`junk_dna.experiments.parameters`).
+        defaults: what this experiment sets differently from ``config``'s defaults (e.g. a
+            zero-shot experiment's task and conditions), in its runs and its notebook.
     """
 
     name: str
@@ -33,6 +38,8 @@ class Experiment:
     validate: Callable[[Mapping[str, Any]], dict[str, Any]]
     default_notebook_dir: Path | None = None
     protocol: str | None = None
+    config: type | None = None
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, Experiment] = {}

@@ -32,4 +32,4 @@ def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, 
 
 
 register(Experiment(name="data_adequacy", notebook="data_adequacy.ipynb", validate=validate,
-                    protocol=FINETUNE_PROTOCOL))
+                    protocol=FINETUNE_PROTOCOL, config=true_gem.TrueGemConfig))

@@ -53,4 +53,4 @@ def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, 
 
 
 register(Experiment(name="human_gap", notebook="human_gap.ipynb", validate=validate,
-                    protocol=FINETUNE_PROTOCOL))
+                    protocol=FINETUNE_PROTOCOL, config=true_gem.TrueGemConfig))

@@ -11,15 +11,19 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from junk_dna.checks import check_int
 from junk_dna.data.glue_tasks import check_fraction, get_task, load_task
 from junk_dna.experiments import Experiment, register
+from junk_dna.experiments.parameters import config_from_notebook, param
 from junk_dna.models.encoders import load_model
 from junk_dna.pruning.config import MODES, PruningConfig, check_mode, parse_nm
 from junk_dna.results.provenance import provenance, start_run
 from junk_dna.results.records import atomic_write_text, write_record
+
+if TYPE_CHECKING:
+    from junk_dna.training.finetune import TrainConfig
 
 PATTERNS: tuple[str, ...] = ("unstructured", "nm")
 #: Runs of every experiment built on :func:`run` are interchangeable (see Experiment).
@@ -30,34 +34,40 @@ PRUNING_FIELDS: tuple[str, ...] = ("pattern", "sparsity", "nm", "scope", "criter
 
 @dataclass(frozen=True)
 class TrueGemConfig:
-    """Every parameter of one true-gem run (the notebook's ``parameters`` cell).
+    """Every parameter of one fine-tuning run of true_gem, data_adequacy and human_gap.
+
+    The defaults are held here once: the notebooks' ``parameters`` cells are generated from
+    these fields (:mod:`junk_dna.experiments.parameters`), the presets state only what
+    differs from them, and :meth:`train_config` builds the :class:`TrainConfig` of a run from
+    the same fields. They are the embedded default's settings (MiniLM on the embedded SST-2,
+    sized for the 2-core main job); the ``paper`` presets state the original's values.
 
     Fields not used by a run are ``None`` after :meth:`normalized` (e.g. ``sparsity`` of an
     N:M run, every pruning field of a dense run), so equal runs have equal parameters.
     """
 
-    model: str = "minilm"  # embedded alias, local folder, or hub id (e.g. "roberta-large")
-    task: str = "sst2-embedded"  # junk_dna.data.glue_tasks.TASKS key; "sst2" = GLUE from the hub
-    data_fraction: float = 1.0  # share of the training split kept, in (0, 1]
-    subset: str = "random"  # "random" (seeded) or "prefix" (first rows, the original's)
-    mode: str = "sparse"  # dense | sparse | freeze | sparse_to_dense
-    pattern: str | None = "unstructured"  # unstructured | nm
-    sparsity: float | None = 0.5  # unstructured: share pruned, in [0, 1)
-    nm: str | None = None  # N:M: N weights KEPT per group of M, e.g. "7:8" (mildest) .. "1:8"
-    scope: str | None = "global"  # unstructured: "global" (original GLUE) | "layer"
-    criterion: str | None = "magnitude"  # magnitude | random | largest (controls)
-    prunable: str | None = "encoder"  # "encoder" (pre-trained linear weights) | "original" (+head)
-    include_embeddings: bool | None = False  # also prune embeddings (original without --noembed)
-    seed: int = 41
-    epochs: int = 3
-    batch_size: int = 16
-    learning_rate: float = 2e-5
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.06
-    max_length: int = 128
-    eval_batch_size: int = 64
-    mixed_precision: str = "no"  # "no" | "fp16" | "bf16" (through accelerate)
-    group_by_length: bool = False  # batch similar lengths (less padding); False = original
+    model: str = param("minilm", "embedded alias, local folder, or hub id (roberta-large)")
+    task: str = param("sst2-embedded", "offline re-split; GLUE from the hub: sst2 qnli mnli ...")
+    data_fraction: float = param(1.0, "share of the training split kept, in (0, 1]")
+    subset: str = param("random", "random (seeded subset) | prefix (first rows, the original)")
+    mode: str = param("sparse", "dense | sparse | freeze | sparse_to_dense")
+    pattern: str | None = param("unstructured", "unstructured | nm")
+    sparsity: float | None = param(0.5, "unstructured: share of prunable weights pruned, [0, 1)")
+    nm: str | None = param(None, "nm: N weights KEPT per group of M, 7:8 (mildest) .. 1:8")
+    scope: str | None = param("global", "unstructured: global (one threshold) | layer")
+    criterion: str | None = param("magnitude", "magnitude | random | largest (controls)")
+    prunable: str | None = param("encoder", "encoder (pre-trained linears) | original (+head)")
+    include_embeddings: bool | None = param(False, "also prune embeddings (no --noembed)")
+    seed: int = param(41, "data subset, task head, shuffling and random masks")
+    epochs: int = param(2, "passes over the training split (the original: 3)")
+    batch_size: int = param(16, "training examples per optimizer step")
+    learning_rate: float = param(1e-4, "peak AdamW learning rate (the original: 2e-5)")
+    weight_decay: float = param(0.0, "AdamW decay of all but biases and LayerNorm weights")
+    warmup_ratio: float = param(0.06, "share of the steps warming up linearly, in [0, 1)")
+    max_length: int = param(64, "tokens kept per example (the paper preset: 512)")
+    eval_batch_size: int = param(64, "examples per evaluation forward pass")
+    mixed_precision: str = param("no", "no | fp16 | bf16 (through accelerate, on a GPU)")
+    group_by_length: bool = param(True, "batch similar lengths, less padding (original: no)")
 
     def __post_init__(self) -> None:
         get_task(self.task)
@@ -142,6 +152,26 @@ class TrueGemConfig:
         """Build from a notebook's globals: picks the fields by name, ignores the rest."""
         return cls(**{f.name: namespace[f.name] for f in fields(cls) if f.name in namespace})
 
+    @classmethod
+    def from_notebook(cls, namespace: Mapping[str, Any],
+                      experiment: str = "true_gem") -> TrueGemConfig:
+        """Build from a notebook's parameters (its ``globals()``), before any work.
+
+        Raises:
+            ValueError: a parameter that is not a field (named, with the allowed names; see
+                :func:`junk_dna.experiments.parameters.config_from_notebook`) or a bad value.
+        """
+        return config_from_notebook(cls, namespace, experiment)
+
+    def train_config(self) -> TrainConfig:
+        """The optimization settings of this run: every :class:`TrainConfig` field taken
+        from the field of the same name here (the training loop has no defaults of its own
+        for a run)."""
+        # torch: imported when a run starts, not when its parameters are validated
+        from junk_dna.training.finetune import TrainConfig
+
+        return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)})
+
 
 def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, Any]:
     """Validate one run's parameters without loading anything heavy; return them normalized.
@@ -162,7 +192,7 @@ def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, 
 
 
 register(Experiment(name="true_gem", notebook="true_gem.ipynb", validate=validate,
-                    protocol=FINETUNE_PROTOCOL))
+                    protocol=FINETUNE_PROTOCOL, config=TrueGemConfig))
 
 __all__ = ["MODES", "PATTERNS", "TrueGemConfig", "run", "validate"]
 
@@ -205,7 +235,7 @@ def run(
         sparsity_report,
     )
     from junk_dna.pruning.transfer import MaskEnforcer
-    from junk_dna.training.finetune import TrainConfig, fine_tune
+    from junk_dna.training.finetune import fine_tune
 
     cfg = config.normalized()
     start_run(cfg.seed)
@@ -240,14 +270,8 @@ def run(
         enforcers.append(enforcer)
         return enforcer
 
-    train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size,
-                            learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay,
-                            warmup_ratio=cfg.warmup_ratio, eval_batch_size=cfg.eval_batch_size,
-                            max_length=cfg.max_length, seed=cfg.seed,
-                            mixed_precision=cfg.mixed_precision,
-                            group_by_length=cfg.group_by_length)
-    result = fine_tune(model, loaded.tokenizer, data, train_cfg, make_enforcer=make_enforcer,
-                       on_epoch=on_epoch)
+    result = fine_tune(model, loaded.tokenizer, data, cfg.train_config(),
+                       make_enforcer=make_enforcer, on_epoch=on_epoch)
     timings.update(result.timings)
     clock = time.perf_counter()
     violations = enforcers[0].violations()

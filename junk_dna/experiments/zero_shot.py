@@ -37,6 +37,7 @@ from junk_dna.checks import check_choice, check_int
 from junk_dna.data import qa_tasks
 from junk_dna.data.qa_tasks import format_prompt, get_qa_task
 from junk_dna.experiments import Experiment, register
+from junk_dna.experiments.parameters import config_from_notebook, param
 from junk_dna.models.causal_lm import load_causal_lm, resolve_causal_lm
 from junk_dna.pruning.config import check_llm_pruning, check_quantization, parse_nm
 from junk_dna.results.provenance import provenance, start_run
@@ -49,50 +50,58 @@ SELECTIONS: tuple[str, ...] = ("first", "random")
 ZERO_SHOT_PROTOCOL = "zero_shot"
 MAX_SHOTS = 5
 
-#: Default task and conditions per experiment (the notebooks' parameter cells use them).
+#: What each experiment's runs and notebook take unless told otherwise, over the defaults of
+#: :class:`ZeroShotConfig` (its task and conditions: the embedded default's).
 EXPERIMENT_DEFAULTS: dict[str, dict[str, Any]] = {
-    "context_length": {"task": "sciq", "conditions": [None, 256, 128, 64, 0]},
-    "option_count": {"task": "csqa", "conditions": [2, 3, 4, 5]},
-    "kshot": {"task": "arc_easy", "conditions": [5, 3, 1, 0]},
+    "context_length": {"task": "sciq", "conditions": [None, 32, 0]},
+    "option_count": {"task": "csqa", "conditions": [2, 3, 5]},
+    "kshot": {"task": "arc_easy", "conditions": [0, 1, 3]},
     "factoid_vs_mc": {"task": "triviaqa", "mc_task": "arc_easy", "conditions": ["mc", "factoid"]},
-    "quantization": {"task": "arc_easy", "conditions": None},
+    "quantization": {"task": "arc_easy", "conditions": None, "method": "rtn", "bits": 4,
+                     "granularity": "per_channel"},
 }
 
 
 @dataclass(frozen=True)
 class ZeroShotConfig:
-    """Every parameter of one zero-shot run (a notebook's ``parameters`` cell).
+    """Every parameter of one zero-shot run.
+
+    The defaults are held here once (with :data:`EXPERIMENT_DEFAULTS`, what each experiment
+    sets differently): the notebooks' ``parameters`` cells are generated from these fields
+    (:mod:`junk_dna.experiments.parameters`) and the presets state only what differs. They
+    are the embedded default's settings (SmolLM2-135M, 50 questions, sized for the 2-core
+    main job); the ``paper`` presets state the original's values.
 
     Fields a run does not use are ``None`` after :meth:`normalized` (the pruning fields of a
     dense or RTN run, the quantization fields of a pruned run, calibration of magnitude), so
     equal runs have equal parameters.
     """
 
-    experiment: str = "context_length"  # one of EXPERIMENT_DEFAULTS
-    model: str = "smollm2"  # embedded alias, local folder, GGUF file, or hub id
-    dtype: str = "float32"  # float32 | float16 | bfloat16
-    device_map: str | None = None  # None (one device) | "auto" (accelerate: several GPUs)
-    method: str = "magnitude"  # dense | magnitude | wanda | sparsegpt | rtn
-    pattern: str | None = "unstructured"  # unstructured | nm (pruning methods)
-    sparsity: float | None = 0.5  # unstructured: share of each matrix / row pruned
-    nm: str | None = None  # N:M, N weights KEPT per group of M along the input dimension
-    bits: int | None = None  # rtn: bits per weight (2..8)
-    granularity: str | None = None  # rtn: per_channel | per_group
-    group_size: int | None = None  # rtn per_group: input weights per group
-    calibration: str | None = "embedded"  # wanda/sparsegpt: "embedded" text or "c4" (hub)
-    n_calibration: int | None = 16  # calibration sequences
-    calibration_seqlen: int | None = 256  # tokens per calibration sequence
-    blocksize: int | None = 128  # sparsegpt column block
-    percdamp: float | None = 0.01  # sparsegpt dampening (share of mean diag(H))
-    task: str = "sciq"  # junk_dna.data.qa_tasks name
-    mc_task: str | None = None  # factoid_vs_mc: the multiple-choice task
-    n_questions: int = 200  # questions evaluated (after the few-shot pool is set aside)
-    selection: str = "first"  # "first" n questions (the paper's) or a seeded "random" sample
-    conditions: Any = None  # the experiment's conditions (see the module docstring)
-    max_new_tokens: int = 32  # factoid generation (the original: 32)
-    batch_tokens: int = 1024  # multiple-choice scoring: tokens per forward batch
-    gen_batch_size: int = 8  # factoid generation: prompts per batch
-    seed: int = 0  # calibration windows, option dropping, shots, random selection
+    experiment: str = param("context_length", "the zero-shot experiment (see EXPERIMENT_DEFAULTS)")
+    model: str = param("smollm2", "embedded alias (a 4-bit GGUF!), folder, GGUF file or hub id")
+    dtype: str = param("float32", "float32 | float16 | bfloat16")
+    device_map: str | None = param(None, "None (one device) | auto (GPUs, through accelerate)")
+    method: str = param("magnitude", "dense | magnitude | wanda | sparsegpt | rtn")
+    pattern: str | None = param("unstructured", "unstructured | nm (pruning methods)")
+    sparsity: float | None = param(0.5, "unstructured: share pruned per matrix or row (wanda)")
+    nm: str | None = param(None, "nm: N weights KEPT per group of M inputs, e.g. 4:8")
+    bits: int | None = param(None, "rtn: bits per weight (2..8)")
+    granularity: str | None = param(None, "rtn: per_channel | per_group")
+    group_size: int | None = param(None, "rtn per_group: input weights per group (128)")
+    calibration: str | None = param("embedded", "wanda/sparsegpt: embedded (offline) | c4 (hub)")
+    n_calibration: int | None = param(16, "calibration sequences (the original: 128)")
+    calibration_seqlen: int | None = param(256, "tokens per calibration sequence (orig.: 2048)")
+    blocksize: int | None = param(128, "sparsegpt column block")
+    percdamp: float | None = param(0.01, "sparsegpt dampening (share of mean diag(H))")
+    task: str = param("sciq", "a junk_dna.data.qa_tasks task")
+    mc_task: str | None = param(None, "factoid_vs_mc: the multiple-choice task")
+    n_questions: int = param(50, "questions evaluated (after the few-shot pool is set aside)")
+    selection: str = param("first", "first n questions (the paper's) | a seeded random sample")
+    conditions: list | None = param(None, "the experiment's conditions (see the text above)")
+    max_new_tokens: int = param(32, "factoid generation: new tokens (the original: 32)")
+    batch_tokens: int = param(1024, "multiple-choice scoring: tokens per forward batch")
+    gen_batch_size: int = param(8, "factoid generation: prompts per batch")
+    seed: int = param(0, "calibration windows, option dropping, shots, random selection")
 
     def __post_init__(self) -> None:
         _validate_config(self)
@@ -134,6 +143,17 @@ class ZeroShotConfig:
         """Build from a notebook's globals (the parameters cell)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: namespace[k] for k in names if k in namespace})
+
+    @classmethod
+    def from_notebook(cls, namespace: Mapping[str, Any]) -> ZeroShotConfig:
+        """Build from a notebook's parameters (its ``globals()``), before any work.
+
+        Raises:
+            ValueError: a parameter that is not a field (named, with the allowed names; see
+                :func:`junk_dna.experiments.parameters.config_from_notebook`) or a bad value.
+        """
+        experiment = namespace.get("experiment", "zero-shot")
+        return config_from_notebook(cls, namespace, str(experiment))
 
 
 def _validate_config(cfg: ZeroShotConfig) -> None:
@@ -448,4 +468,5 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
 
 for _name in EXPERIMENT_DEFAULTS:
     register(Experiment(name=_name, notebook=f"{_name}.ipynb", validate=validate_for(_name),
-                        protocol=None))
+                        protocol=None, config=ZeroShotConfig,
+                        defaults={"experiment": _name, **EXPERIMENT_DEFAULTS[_name]}))

@@ -60,6 +60,11 @@ class TrainConfig:
             sorted by length and cut into batches, whose order is shuffled again. Same
             examples per epoch, same number of steps, far less padding (about 1.6x fewer
             tokens on SST-2). ``False`` (plain shuffling) is the original's protocol.
+
+    The defaults are the original run_glue protocol's, for calling :func:`fine_tune`
+    directly; an experiment's run takes every field from its own config
+    (:meth:`junk_dna.experiments.true_gem.TrueGemConfig.train_config`), which holds the
+    experiments' defaults.
     """
 
     epochs: int = 3
