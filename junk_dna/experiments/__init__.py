@@ -3,6 +3,11 @@
 The sweep runner only needs, per experiment, the notebook that runs one configuration and a
 function that validates one configuration's parameters before anything long starts. This
 registry maps experiment names to both; tests register small experiments of their own.
+
+Model names are resolved through a seam: an experiment names its resolver
+(``resolve_model``), and its validator takes the resolution as a parameter (``resolve``), so
+the sweep passes one that asks the hub at most once per distinct name, or never in a dry run
+(:func:`junk_dna.runs.presets.expand_preset`), while a direct call resolves for real.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+ModelResolver = Callable[[str], Any]
+"""Resolves one model name (what it resolved to); raises ValueError naming a bad name."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,8 @@ class Experiment:
         notebook: file name of its notebook in the notebooks folder.
         validate: checks one run's parameters (a flat dict of JSON literals) and returns
             them normalized; raises ValueError naming the bad value and the allowed ones.
+            With a ``resolve_model``, it takes the keyword ``resolve`` (a
+            :data:`ModelResolver`) and resolves the run's model name through it.
         default_notebook_dir: where the notebook lives when the caller gives no folder.
         protocol: experiments with the same protocol run a configuration identically (same
             run function, same parameters, same record), so a sweep of one may reuse a
@@ -31,6 +41,9 @@ class Experiment:
             from it (:mod:`junk_dna.experiments.parameters`).
         defaults: what this experiment sets differently from ``config``'s defaults (e.g. a
             zero-shot experiment's task and conditions), in its runs and its notebook.
+        resolve_model: the experiment's model-name resolver, ``(name, *, check_hub) ->
+            resolved``, which the sweep wraps into the ``resolve`` of ``validate``; None:
+            ``validate`` takes the parameters only.
     """
 
     name: str
@@ -40,6 +53,7 @@ class Experiment:
     protocol: str | None = None
     config: type | None = None
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    resolve_model: Callable[..., Any] | None = None
 
 
 _REGISTRY: dict[str, Experiment] = {}

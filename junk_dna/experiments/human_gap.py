@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from junk_dna.experiments import Experiment, register, true_gem
+from junk_dna.experiments import Experiment, ModelResolver, register, true_gem
 from junk_dna.experiments.true_gem import FINETUNE_PROTOCOL
+from junk_dna.models.encoders import resolve_model
 
 MODES: tuple[str, ...] = ("dense", "sparse")
 
@@ -34,9 +35,11 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, Any]:
+def validate(params: Mapping[str, Any], *,
+             resolve: ModelResolver = resolve_model) -> dict[str, Any]:
     """Validate one run's parameters (those of :class:`~junk_dna.experiments.true_gem.
-    TrueGemConfig`) and return them normalized.
+    TrueGemConfig`) and return them normalized; the model name through ``resolve`` (see
+    :func:`junk_dna.experiments.true_gem.validate`).
 
     Raises:
         ValueError: any invalid parameter, a mode other than dense / sparse, or a task
@@ -44,7 +47,7 @@ def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, 
     """
     from junk_dna.data.human_scores import human_score
 
-    normalized = true_gem.validate(params, check_hub=check_hub)
+    normalized = true_gem.validate(params, resolve=resolve)
     if normalized["mode"] not in MODES:
         raise ValueError(f"human_gap runs mode {normalized['mode']!r}; allowed: "
                          f"{list(MODES)} (the other modes belong to true_gem)")
@@ -53,4 +56,5 @@ def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, 
 
 
 register(Experiment(name="human_gap", notebook="human_gap.ipynb", validate=validate,
-                    protocol=FINETUNE_PROTOCOL, config=true_gem.TrueGemConfig))
+                    protocol=FINETUNE_PROTOCOL, config=true_gem.TrueGemConfig,
+                    resolve_model=resolve_model))

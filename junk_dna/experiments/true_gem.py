@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from junk_dna.checks import check_int
 from junk_dna.data.glue_tasks import check_fraction, get_task, load_task
-from junk_dna.experiments import Experiment, register
+from junk_dna.experiments import Experiment, ModelResolver, register
 from junk_dna.experiments.parameters import config_from_notebook, param
-from junk_dna.models.encoders import load_model
+from junk_dna.models.encoders import load_model, resolve_model
 from junk_dna.pruning.config import MODES, PruningConfig, check_mode, parse_nm
 from junk_dna.results.provenance import provenance, start_run
 from junk_dna.results.records import atomic_write_text, write_record
@@ -173,26 +173,26 @@ class TrueGemConfig:
         return TrainConfig(**{f.name: getattr(self, f.name) for f in fields(TrainConfig)})
 
 
-def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, Any]:
+def validate(params: Mapping[str, Any], *,
+             resolve: ModelResolver = resolve_model) -> dict[str, Any]:
     """Validate one run's parameters without loading anything heavy; return them normalized.
 
-    The model name is checked by :func:`junk_dna.models.encoders.resolve_model` (an alias, a folder
-    with config.json, or a hub id whose config the hub has; ``check_hub=False`` accepts any
-    well-formed hub id without asking the hub, for dry runs).
+    The model name is checked by ``resolve``: by default
+    :func:`junk_dna.models.encoders.resolve_model` (an alias, a folder with config.json, or a
+    hub id whose config the hub has); a sweep passes its own, which asks the hub once per
+    distinct name, or never in a dry run (:func:`junk_dna.runs.presets.expand_preset`).
 
     Raises:
         ValueError: any invalid parameter, named with the allowed values.
     """
-    # looked up at call time: a sweep swaps it while it expands a preset (runs.presets)
-    from junk_dna.models.encoders import resolve_model
-
     cfg = TrueGemConfig.from_params(params).normalized()
-    resolve_model(cfg.model, check_hub=check_hub)
+    resolve(cfg.model)
     return asdict(cfg)
 
 
 register(Experiment(name="true_gem", notebook="true_gem.ipynb", validate=validate,
-                    protocol=FINETUNE_PROTOCOL, config=TrueGemConfig))
+                    protocol=FINETUNE_PROTOCOL, config=TrueGemConfig,
+                    resolve_model=resolve_model))
 
 __all__ = ["MODES", "PATTERNS", "TrueGemConfig", "run", "validate"]
 

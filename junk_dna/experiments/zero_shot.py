@@ -36,7 +36,7 @@ from typing import Any
 from junk_dna.checks import check_choice, check_int
 from junk_dna.data import qa_tasks
 from junk_dna.data.qa_tasks import format_prompt, get_qa_task
-from junk_dna.experiments import Experiment, register
+from junk_dna.experiments import Experiment, ModelResolver, register
 from junk_dna.experiments.parameters import config_from_notebook, param
 from junk_dna.models.causal_lm import load_causal_lm, resolve_causal_lm
 from junk_dna.pruning.config import check_llm_pruning, check_quantization, parse_nm
@@ -228,16 +228,20 @@ def _check_conditions(exp: str, conditions: Any, spec: Any) -> None:
 
 
 def validate_for(experiment: str):
-    """The sweep validator of one experiment: builds and normalizes the config (no model)."""
+    """The sweep validator of one experiment: builds and normalizes the config (no model);
+    the model name through ``resolve`` (default :func:`junk_dna.models.causal_lm.
+    resolve_causal_lm`; a sweep passes its own, see :func:`junk_dna.runs.presets.
+    expand_preset`)."""
 
-    def validate(params: Mapping[str, Any], *, check_hub: bool = True) -> dict[str, Any]:
+    def validate(params: Mapping[str, Any], *,
+                 resolve: ModelResolver = resolve_causal_lm) -> dict[str, Any]:
         given = dict(params)
         if given.setdefault("experiment", experiment) != experiment:
             raise ValueError(f"a {experiment} run has experiment={given['experiment']!r}")
         for key, value in EXPERIMENT_DEFAULTS[experiment].items():
             given.setdefault(key, value)
         cfg = ZeroShotConfig.from_params(given).normalized()
-        resolved = resolve_causal_lm(cfg.model, check_hub=check_hub)
+        resolved = resolve(cfg.model)
         if cfg.nm is not None:
             check_nm_widths_from_config(resolved.location, cfg.nm)
         return asdict(cfg)
@@ -469,4 +473,5 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
 for _name in EXPERIMENT_DEFAULTS:
     register(Experiment(name=_name, notebook=f"{_name}.ipynb", validate=validate_for(_name),
                         protocol=None, config=ZeroShotConfig,
-                        defaults={"experiment": _name, **EXPERIMENT_DEFAULTS[_name]}))
+                        defaults={"experiment": _name, **EXPERIMENT_DEFAULTS[_name]},
+                        resolve_model=resolve_causal_lm))

@@ -18,19 +18,17 @@ first run starts; duplicates after normalization are dropped, keeping first-seen
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from junk_dna.experiments import Experiment, experiment_names, get_experiment
+from junk_dna.experiments import Experiment, ModelResolver, experiment_names, get_experiment
 from junk_dna.runs.errors import PresetError, SweepError
 from junk_dna.runs.layout import PACKAGE_DIR, canonical_json, run_id
 from junk_dna.runs.resources import check_slurm_block
@@ -215,55 +213,37 @@ def _grid(raw: Any, where: str) -> dict[str, list[Any]]:
     return {k: list(v) for k, v in raw.items()}
 
 
-def _validate_fn(
-    validate: Callable[..., dict[str, Any]], check_hub: bool
-) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    try:
-        accepts = "check_hub" in inspect.signature(validate).parameters
-    except (TypeError, ValueError):
-        accepts = False
-    if accepts:
-        return lambda params: validate(params, check_hub=check_hub)
-    return validate
+def cached_resolver(resolve_model: Callable[..., Any], check_hub: bool) -> ModelResolver:
+    """The model-name resolution a sweep passes to an experiment's validator (the seam).
 
-
-@contextmanager
-def _model_checks(check_hub: bool) -> Iterator[None]:
-    """While expanding: resolve each distinct model name once; skip hub look-ups unless asked.
-
-    Validators resolve names through :func:`junk_dna.models.encoders.resolve_model` (looked
-    up at call time); it is wrapped here with a cache so a grid of N runs costs one hub look-up per
+    Each distinct name is resolved once by ``resolve_model(name, check_hub=check_hub)`` (its
+    result, or its ValueError, is kept), so a grid of N runs costs one hub look-up per
     distinct model, and with ``check_hub=False`` (dry runs, listings) none at all.
-    Expansion runs in one thread before any run starts, so the temporary patch is safe.
     """
-    try:
-        import junk_dna.models.encoders as models
-    except ImportError:  # pragma: no cover - models is part of the package
-        yield
-        return
-    original = models.resolve_model
-    cache: dict[tuple[str, bool], Any] = {}
+    cache: dict[str, Any] = {}
 
-    def resolve_once(name: str, *, check_hub: bool = True) -> Any:
-        hub = check_hub and hub_allowed
+    def resolve(name: str) -> Any:
         if not isinstance(name, str):
-            return original(name, check_hub=hub)
-        key = (name, hub)
-        if key not in cache:
+            return resolve_model(name, check_hub=check_hub)
+        if name not in cache:
             try:
-                cache[key] = original(name, check_hub=hub)
+                cache[name] = resolve_model(name, check_hub=check_hub)
             except ValueError as err:
-                cache[key] = err
-        if isinstance(cache[key], ValueError):
-            raise ValueError(str(cache[key]))
-        return cache[key]
+                cache[name] = err
+        if isinstance(cache[name], ValueError):
+            raise ValueError(str(cache[name]))
+        return cache[name]
 
-    hub_allowed = check_hub
-    models.resolve_model = resolve_once  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        models.resolve_model = original  # type: ignore[assignment]
+    return resolve
+
+
+def bound_validator(exp: Experiment, check_hub: bool) -> Callable[[Mapping[str, Any]], dict]:
+    """``exp.validate`` with the sweep's model-name resolution (:func:`cached_resolver` of the
+    experiment's ``resolve_model``); an experiment without a resolver validates params only."""
+    if exp.resolve_model is None:
+        return exp.validate
+    resolve = cached_resolver(exp.resolve_model, check_hub)
+    return lambda params: exp.validate(params, resolve=resolve)
 
 
 def expand_preset(
@@ -273,8 +253,8 @@ def expand_preset(
     validated and normalized by the experiment; duplicates dropped, first-seen order kept.
 
     Args:
-        check_hub: let the validator look hub model ids up (once per distinct model);
-            ``False`` for dry runs and listings (offline, fast).
+        check_hub: let the validator look hub model ids up (once per distinct model, through
+            :func:`bound_validator`); ``False`` for dry runs and listings (offline, fast).
 
     Raises:
         SweepError: unknown experiment.
@@ -282,32 +262,31 @@ def expand_preset(
             or the validator returned something that is not a mapping of JSON literals.
     """
     exp = experiment if isinstance(experiment, Experiment) else lookup_experiment(experiment)
-    validate = _validate_fn(exp.validate, check_hub)
+    validate = bound_validator(exp, check_hub)
     runs: list[Run] = []
     seen: set[str] = set()
-    with _model_checks(check_hub):
-        for b, block in enumerate(preset.blocks, 1):
-            grid = {**preset.axes, **block}
-            keys = list(grid)
-            for values in itertools.product(*(grid[k] for k in keys)):
-                raw = {**preset.base, **dict(zip(keys, values, strict=True))}
-                where = f"preset {preset.name!r}, block {b} {block}"
-                try:
-                    params = validate(raw)
-                except ValueError as err:
-                    raise PresetError(f"{where}: invalid run {raw}: {err}") from err
-                try:
-                    params = json.loads(json.dumps(params, allow_nan=False))
-                except (TypeError, ValueError) as err:
-                    raise PresetError(f"{where}: {exp.name}.validate returned params that are "
-                                      f"not JSON literals ({err}): {params!r}") from err
-                if not isinstance(params, dict):
-                    raise PresetError(f"{where}: {exp.name}.validate returned {params!r}, "
-                                      "not a mapping")
-                key = canonical_json(params)
-                if key not in seen:
-                    seen.add(key)
-                    runs.append(Run(run_id(params), params, b))
+    for b, block in enumerate(preset.blocks, 1):
+        grid = {**preset.axes, **block}
+        keys = list(grid)
+        for values in itertools.product(*(grid[k] for k in keys)):
+            raw = {**preset.base, **dict(zip(keys, values, strict=True))}
+            where = f"preset {preset.name!r}, block {b} {block}"
+            try:
+                params = validate(raw)
+            except ValueError as err:
+                raise PresetError(f"{where}: invalid run {raw}: {err}") from err
+            try:
+                params = json.loads(json.dumps(params, allow_nan=False))
+            except (TypeError, ValueError) as err:
+                raise PresetError(f"{where}: {exp.name}.validate returned params that are "
+                                  f"not JSON literals ({err}): {params!r}") from err
+            if not isinstance(params, dict):
+                raise PresetError(f"{where}: {exp.name}.validate returned {params!r}, "
+                                  "not a mapping")
+            key = canonical_json(params)
+            if key not in seen:
+                seen.add(key)
+                runs.append(Run(run_id(params), params, b))
     return runs
 
 

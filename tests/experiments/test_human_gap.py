@@ -157,11 +157,11 @@ def test_pairs_are_ordered_by_the_computed_gap_not_by_the_table():
 def test_human_gap_validation_rejects_other_modes_and_tasks_without_a_human_score():
     validate = get_experiment("human_gap").validate
     ok = {"model": "minilm", "task": "csqa-embedded", "mode": "dense"}
-    assert validate(ok, check_hub=False)["task"] == "csqa-embedded"
+    assert validate(ok)["task"] == "csqa-embedded"
     with pytest.raises(ValueError, match="freeze.*allowed"):
-        validate({**ok, "mode": "freeze"}, check_hub=False)
+        validate({**ok, "mode": "freeze"})
     with pytest.raises(ValueError, match="no published human score"):
-        validate({**ok, "task": "siqa-embedded"}, check_hub=False)
+        validate({**ok, "task": "siqa-embedded"})
 
 
 def test_easy_vs_hard_claim_on_known_curves():

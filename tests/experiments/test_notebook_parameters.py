@@ -73,8 +73,7 @@ def test_the_experiments_defaults_are_the_validators_defaults() -> None:
     for name in WITH_CONFIG:
         exp = get_experiment(name)
         shown = {k: v for k, v in parameter_values(exp.config, exp.defaults).items()}
-        want = exp.validate({"experiment": name} if exp.config is ZeroShotConfig else {},
-                            check_hub=False)
+        want = exp.validate({"experiment": name} if exp.config is ZeroShotConfig else {})
         normalized = exp.config(**shown).normalized()
         assert want == {f.name: getattr(normalized, f.name) for f in fields(exp.config)}, name
 

@@ -58,7 +58,7 @@ def test_bad_input_fails_before_any_model_loads(no_model_loads, params, match):
     exp = params.get("experiment", "context_length")
     given = {**EXPERIMENT_DEFAULTS[exp], **params, "experiment": exp}
     with pytest.raises(ValueError, match=match):
-        get_experiment(exp).validate(given, check_hub=False)
+        get_experiment(exp).validate(given)
     with pytest.raises(ValueError, match=match):
         run(ZeroShotConfig(**given))
 
@@ -67,7 +67,7 @@ def test_nm_that_does_not_divide_a_width_fails_before_loading(no_model_loads, ti
     params = {**EXPERIMENT_DEFAULTS["context_length"], "model": str(tiny_lm_dir),
               "method": "magnitude", "pattern": "nm", "nm": "2:3"}
     with pytest.raises(ValueError, match="M = 3 does not divide.*hidden_size = 64"):
-        get_experiment("context_length").validate(params, check_hub=False)
+        get_experiment("context_length").validate(params)
     with pytest.raises(ValueError, match="M = 3 does not divide"):
         run(ZeroShotConfig(**params))
 

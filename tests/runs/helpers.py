@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import nbformat
+
+from junk_dna.experiments import get_experiment, register
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -27,3 +33,14 @@ def write_notebook(path: Path, parameters: str, body: str) -> None:
 
 def records(root: Path) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in root.glob("*/record.json")}
+
+
+@contextmanager
+def experiment_resolver(name: str, resolve_model: Callable[..., Any]) -> Iterator[None]:
+    """Experiment ``name`` with another model resolver (its seam) while in the block."""
+    exp = get_experiment(name)
+    register(dataclasses.replace(exp, resolve_model=resolve_model))
+    try:
+        yield
+    finally:
+        register(exp)

@@ -27,7 +27,7 @@ from junk_dna.runs.presets import (
     expand_preset,
     load_preset,
 )
-from tests.runs.helpers import records, write_notebook, write_preset
+from tests.runs.helpers import experiment_resolver, records, write_notebook, write_preset
 
 pytestmark = pytest.mark.usefixtures("sleepy_plugin")  # tests/conftest.py
 
@@ -54,16 +54,15 @@ def test_paper_dry_run_works_offline(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "882 runs: 0 done, 882 to do" in out and "qnli_f1_s41_dense_" in out
     # a real sweep checks the hub (here: unreachable) before anything runs, naming the model
-    import junk_dna.models.encoders as models
+    from junk_dna.models.encoders import resolve_model
 
     def no_hub(name: str, *, check_hub: bool = True):
         if check_hub:
             raise ValueError(f"unknown model {name!r}: the hub cannot be reached")
-        return real(name, check_hub=False)
+        return resolve_model(name, check_hub=False)
 
-    real = models.resolve_model
-    monkeypatch.setattr(models, "resolve_model", no_hub)
-    with pytest.raises(PresetError, match="'roberta-large'"):
+    with experiment_resolver("true_gem", no_hub), \
+            pytest.raises(PresetError, match="'roberta-large'"):
         run_sweep("true_gem", "paper", runs_dir=tmp_path)
     assert not (tmp_path / "true_gem").exists()
 

@@ -9,17 +9,19 @@ from pathlib import Path
 import pytest
 
 from junk_dna.cli import main
+from junk_dna.experiments import get_experiment
 from junk_dna.runs.errors import PresetError, SweepError
 from junk_dna.runs.layout import canonical_json, run_id
 from junk_dna.runs.local import run_sweep
 from junk_dna.runs.presets import (
+    cached_resolver,
     expand_preset,
     load_preset,
     parse_preset,
     preset_names,
     varying_keys,
 )
-from tests.runs.helpers import write_preset
+from tests.runs.helpers import experiment_resolver, write_preset
 
 pytestmark = pytest.mark.usefixtures("sleepy_plugin")  # tests/conftest.py
 
@@ -79,25 +81,54 @@ def test_true_gem_presets_expand() -> None:
     assert sizes == {"smoke": 3, "default": 32, "paper": 882}
 
 
-def test_hub_models_checked_once_per_model_and_never_in_dry_runs(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import junk_dna.models.encoders as models
+def test_hub_models_checked_once_per_model_and_never_in_dry_runs(tmp_path: Path) -> None:
+    from junk_dna.models.encoders import resolve_model
 
     calls: list[tuple[str, bool]] = []
-    real = models.resolve_model
 
     def counting(name: str, *, check_hub: bool = True):
         calls.append((name, check_hub))
-        return real(name, check_hub=False)
+        return resolve_model(name, check_hub=False)
 
-    monkeypatch.setattr(models, "resolve_model", counting)
-    preset = load_preset("true_gem", "paper")
-    expand_preset("true_gem", preset, check_hub=True)
-    assert calls == [("roberta-large", True)]
-    calls.clear()
-    result = run_sweep("true_gem", "paper", runs_dir=tmp_path, dry_run=True, out=io.StringIO())
-    assert result.total == 882 and calls == [("roberta-large", False)]
-    assert models.resolve_model is counting  # the temporary wrapper is gone
+    with experiment_resolver("true_gem", counting):
+        preset = load_preset("true_gem", "paper")
+        expand_preset("true_gem", preset, check_hub=True)
+        assert calls == [("roberta-large", True)]
+        calls.clear()
+        result = run_sweep("true_gem", "paper", runs_dir=tmp_path, dry_run=True,
+                           out=io.StringIO())
+        assert result.total == 882 and calls == [("roberta-large", False)]
+
+
+@pytest.mark.parametrize("name", ["data_adequacy", "human_gap", "context_length",
+                                  "option_count", "kshot", "factoid_vs_mc", "quantization"])
+def test_every_experiment_resolves_its_model_names_through_the_seam(name: str) -> None:
+    exp = get_experiment(name)
+    assert exp.resolve_model is not None
+    calls: list[tuple[str, bool]] = []
+
+    def counting(model: str, *, check_hub: bool = True):
+        calls.append((model, check_hub))
+        return exp.resolve_model(model, check_hub=False)
+
+    with experiment_resolver(name, counting):
+        runs = expand_preset(name, load_preset(name, "paper"), check_hub=True)
+    models = sorted({run.params["model"] for run in runs})
+    assert len(runs) > 1 and sorted(calls) == [(m, True) for m in models]  # once per model
+
+
+def test_a_bad_model_name_fails_once_for_every_run_of_it() -> None:
+    calls: list[str] = []
+
+    def refusing(model: str, *, check_hub: bool = True):
+        calls.append(model)
+        raise ValueError(f"unknown model {model!r}")
+
+    resolve = cached_resolver(refusing, check_hub=True)
+    for _ in range(3):
+        with pytest.raises(ValueError, match="'nope'"):
+            resolve("nope")
+    assert calls == ["nope"]
 
 
 @pytest.mark.parametrize(("text", "expected"), [
