@@ -18,9 +18,11 @@ experiment          conditions (harder ->)                      task (embedded d
                     matched compression
 ==================  ==========================================  ==============================
 
-Every metric of a run is named ``<metric>|<condition>`` (``acc|context=64``,
-``exact_match|factoid``) and normalized to the dense run (``method="dense"``) with the same
-everything else (:func:`junk_dna.report.analysis.normalize_zero_shot`). The embedded model
+Each experiment's conditions (its defaults, checks, labels, and how its questions are loaded
+and scored) are one runner of :mod:`junk_dna.experiments.conditions`. Every metric of a run
+is named ``<metric>|<condition>`` (``acc|context=64``, ``exact_match|factoid``) and
+normalized to the dense run (``method="dense"``) with the same everything else
+(:func:`junk_dna.report.analysis.normalize_zero_shot`). The embedded model
 (``smollm2``) went through a 4-bit GGUF before we see it: its records carry that caveat.
 """
 
@@ -34,9 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from junk_dna.checks import check_choice, check_int
-from junk_dna.data import qa_tasks
-from junk_dna.data.qa_tasks import format_prompt, get_qa_task
 from junk_dna.experiments import Experiment, ModelResolver, register
+from junk_dna.experiments.conditions import (
+    CONDITIONS,
+    evaluate_conditions,
+    get_conditions,
+)
 from junk_dna.experiments.parameters import config_from_notebook, param
 from junk_dna.models.causal_lm import load_causal_lm, resolve_causal_lm
 from junk_dna.pruning.config import check_llm_pruning, check_quantization, parse_nm
@@ -48,18 +53,12 @@ PRUNING_METHODS: tuple[str, ...] = ("magnitude", "wanda", "sparsegpt")
 PATTERNS: tuple[str, ...] = ("unstructured", "nm")
 SELECTIONS: tuple[str, ...] = ("first", "random")
 ZERO_SHOT_PROTOCOL = "zero_shot"
-MAX_SHOTS = 5
 
 #: What each experiment's runs and notebook take unless told otherwise, over the defaults of
-#: :class:`ZeroShotConfig` (its task and conditions: the embedded default's).
+#: :class:`ZeroShotConfig` (its task and conditions: the embedded default's); held by its
+#: condition runner (:mod:`junk_dna.experiments.conditions`).
 EXPERIMENT_DEFAULTS: dict[str, dict[str, Any]] = {
-    "context_length": {"task": "sciq", "conditions": [None, 32, 0]},
-    "option_count": {"task": "csqa", "conditions": [2, 3, 5]},
-    "kshot": {"task": "arc_easy", "conditions": [0, 1, 3]},
-    "factoid_vs_mc": {"task": "triviaqa", "mc_task": "arc_easy", "conditions": ["mc", "factoid"]},
-    "quantization": {"task": "arc_easy", "conditions": None, "method": "rtn", "bits": 4,
-                     "granularity": "per_channel"},
-}
+    name: dict(runner.defaults) for name, runner in CONDITIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ class ZeroShotConfig:
     equal runs have equal parameters.
     """
 
-    experiment: str = param("context_length", "the zero-shot experiment (see EXPERIMENT_DEFAULTS)")
+    experiment: str = param("context_length", "the zero-shot experiment (its condition runner)")
     model: str = param("smollm2", "embedded alias (a 4-bit GGUF!), folder, GGUF file or hub id")
     dtype: str = param("float32", "float32 | float16 | bfloat16")
     device_map: str | None = param(None, "None (one device) | auto (GPUs, through accelerate)")
@@ -123,7 +122,7 @@ class ZeroShotConfig:
             changes.update(calibration=None, n_calibration=None, calibration_seqlen=None)
         if self.method != "sparsegpt":
             changes.update(blocksize=None, percdamp=None)
-        if self.experiment != "factoid_vs_mc":
+        if not get_conditions(self.experiment).needs_mc_task:
             changes["mc_task"] = None
         if self.conditions is not None:
             changes["conditions"] = list(self.conditions)
@@ -162,7 +161,7 @@ def _validate_config(cfg: ZeroShotConfig) -> None:
     Raises:
         ValueError: naming the bad value and the allowed ones.
     """
-    check_choice("experiment", cfg.experiment, tuple(EXPERIMENT_DEFAULTS))
+    check_choice("experiment", cfg.experiment, tuple(CONDITIONS))
     check_choice("method", cfg.method, METHODS)
     check_choice("dtype", cfg.dtype, ("float32", "float16", "bfloat16"))
     check_choice("device_map", cfg.device_map, (None, "auto"))
@@ -184,47 +183,8 @@ def _validate_config(cfg: ZeroShotConfig) -> None:
         check_choice("granularity", cfg.granularity, ("per_channel", "per_group"))
         check_quantization(cfg.bits, cfg.granularity,
                            cfg.group_size if cfg.group_size is not None else 128)
-    exp = cfg.experiment
-    want = "factoid" if exp == "factoid_vs_mc" else "mc"
-    spec = get_qa_task(cfg.task)
-    if spec.kind != want and not (exp == "context_length" and spec.kind == "factoid"):
-        raise ValueError(f"experiment {exp!r} needs a {want} task; {cfg.task!r} is {spec.kind}")
-    if exp == "factoid_vs_mc" and (cfg.mc_task is None
-                                   or get_qa_task(cfg.mc_task).kind != "mc"):
-        raise ValueError(f"factoid_vs_mc needs mc_task, a multiple-choice task; got "
-                             f"{cfg.mc_task!r}")
-    _check_conditions(exp, cfg.conditions, spec)
-
-
-def _check_conditions(exp: str, conditions: Any, spec: Any) -> None:
-    if exp == "quantization":
-        if conditions is not None:
-            raise ValueError(f"quantization takes no conditions; got {conditions!r}")
-        return
-    if not isinstance(conditions, (list, tuple)) or not conditions:
-        raise ValueError(f"{exp} needs a non-empty list of conditions; got {conditions!r} "
-                         f"(e.g. {EXPERIMENT_DEFAULTS[exp]['conditions']})")
-    if len(set(map(str, conditions))) != len(conditions):
-        raise ValueError(f"{exp} conditions {list(conditions)} repeat a value")
-    for c in conditions:
-        if exp == "context_length":
-            if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 0):
-                raise ValueError(f"context length {c!r} must be an integer >= 0 (tokens; 0 = "
-                                 "closed book) or None (the full context)")
-            if spec.name == "sciq" or spec.kind == "mc":
-                continue
-        elif exp == "option_count":
-            n_options = getattr(spec, "n_options", None)
-            if isinstance(c, bool) or not isinstance(c, int) or c < 2:
-                raise ValueError(f"option count k {c!r} must be an integer >= 2")
-            if n_options is not None and c > n_options:
-                raise ValueError(f"option count k={c} is larger than the {n_options} options "
-                                 f"the questions of {spec.name!r} have")
-        elif exp == "kshot":
-            if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c <= MAX_SHOTS:
-                raise ValueError(f"shots {c!r} must be an integer in [0, {MAX_SHOTS}]")
-        elif exp == "factoid_vs_mc" and c not in ("mc", "factoid"):
-            raise ValueError(f"factoid_vs_mc condition {c!r}; allowed: ['mc', 'factoid']")
+    runner = get_conditions(cfg.experiment)
+    runner.check_conditions(cfg.conditions, runner.check_task(cfg))
 
 
 def validate_for(experiment: str):
@@ -270,19 +230,6 @@ def check_nm_widths_from_config(location: str, nm: str) -> None:
                              f"(the input width of some of its linear layers)")
 
 
-def condition_label(experiment: str, condition: Any) -> str:
-    """The metric suffix of a condition: ``context=full``, ``k=3``, ``shots=0``, ``mc``."""
-    if experiment == "context_length":
-        return "context=" + ("full" if condition is None else str(condition))
-    if experiment == "option_count":
-        return f"k={condition}"
-    if experiment == "kshot":
-        return f"shots={condition}"
-    if experiment == "factoid_vs_mc":
-        return str(condition)
-    return "all"
-
-
 def _compress(model: Any, tokenizer: Any, cfg: ZeroShotConfig) -> dict[str, Any]:
     """Prune or quantize ``model`` in place; the report for the record."""
     if cfg.method == "dense":
@@ -302,107 +249,6 @@ def _compress(model: Any, tokenizer: Any, cfg: ZeroShotConfig) -> dict[str, Any]
     return prune_causal_lm(model, method=cfg.method, sparsity=cfg.sparsity, nm=cfg.nm,
                            calibration=calibration, blocksize=cfg.blocksize or 128,
                            percdamp=cfg.percdamp if cfg.percdamp is not None else 0.01)
-
-
-def _mc_questions(qs: list, fmt: str, **prompt_kw: Any) -> list:
-    from junk_dna.evaluation.lm_scoring import MCPrompt
-
-    return [MCPrompt(context=format_prompt(q, fmt, **prompt_kw), options=tuple(q.options),
-                       label=q.label) for q in qs]
-
-
-def evaluate_conditions(model: Any, tokenizer: Any, cfg: ZeroShotConfig
-                        ) -> tuple[dict[str, float], dict[str, list[float]], dict[str, Any]]:
-    """Score the (compressed) model under every condition of ``cfg.experiment``.
-
-    Returns:
-        ``(metrics, per_question, info)``: ``metrics`` maps ``<metric>|<condition>`` to a
-        mean (accuracy in [0, 1]); ``per_question`` the same keys to per-question scores
-        (for bootstraps over questions); ``info`` counts (questions, truncations, pool).
-    """
-    from junk_dna.evaluation.lm_scoring import evaluate_factoid, score_multiple_choice
-
-    exp = cfg.experiment
-    metrics: dict[str, float] = {}
-    per_question: dict[str, list[float]] = {}
-    info: dict[str, Any] = {}
-
-    def score_mc(questions: list, label: str) -> None:
-        result = score_multiple_choice(model, tokenizer, questions,
-                                       batch_tokens=cfg.batch_tokens)
-        for name, attr in (("acc", "correct"), ("acc_norm", "correct_norm")):
-            key = f"{name}|{label}"
-            per_question[key] = [float(getattr(r, attr)) for r in result.records]
-            metrics[key] = float(sum(per_question[key]) / max(1, len(per_question[key])))
-        info[f"n_truncated|{label}"] = result.n_truncated
-
-    def score_factoid(questions: list, prompts: list[str], label: str) -> None:
-        result = evaluate_factoid(model, tokenizer, prompts, [q.answers for q in questions],
-                                  max_new_tokens=cfg.max_new_tokens,
-                                  batch_size=cfg.gen_batch_size)
-        for name, values in (("exact_match", result.exact_match), ("f1", result.f1)):
-            key = f"{name}|{label}"
-            per_question[key] = [float(v) for v in values]
-            metrics[key] = float(sum(values) / max(1, len(values)))
-
-    task = qa_tasks.get_qa_task(cfg.task)
-    if exp == "factoid_vs_mc":
-        facts = qa_tasks.load_factoid(cfg.task, cfg.n_questions, selection=cfg.selection,
-                                      seed=cfg.seed)
-        mcs = qa_tasks.load_mc(cfg.mc_task, n=cfg.n_questions, selection=cfg.selection,
-                               seed=cfg.seed)
-        info["n_questions"] = {"factoid": len(facts), "mc": len(mcs)}
-        for c in cfg.conditions:
-            if c == "mc":
-                score_mc(_mc_questions(mcs, "mc"), "mc")
-            else:
-                score_factoid(facts, [qa_tasks.format_prompt(q, "factoid") for q in facts],
-                              "factoid")
-        return metrics, per_question, info
-    if exp == "context_length" and task.kind == "factoid":
-        facts = qa_tasks.load_factoid(cfg.task, cfg.n_questions, selection=cfg.selection,
-                                      seed=cfg.seed)
-        info["n_questions"] = len(facts)
-        for c in cfg.conditions:
-            prompts = [qa_tasks.format_prompt(q, "factoid_open", context_tokens=c,
-                                              tokenizer=tokenizer) for q in facts]
-            score_factoid(facts, prompts, condition_label(exp, c))
-        return metrics, per_question, info
-
-    if exp == "kshot":
-        pool_size = 5 * MAX_SHOTS
-        qs = qa_tasks.load_mc(cfg.task, n=cfg.n_questions + pool_size, selection=cfg.selection,
-                              seed=cfg.seed)
-        qs, pool = qa_tasks.split_pool(qs, pool_size, seed=cfg.seed)
-        info.update(n_questions=len(qs), pool=len(pool))
-        from junk_dna.evaluation.lm_scoring import MCPrompt
-
-        for c in cfg.conditions:
-            questions = [MCPrompt(context=qa_tasks.fewshot_prompt(q, pool, c, cfg.seed, "mc"),
-                                    options=tuple(q.options), label=q.label) for q in qs]
-            score_mc(questions, condition_label(exp, c))
-        return metrics, per_question, info
-
-    support_only = exp == "context_length"
-    qs = qa_tasks.load_mc(cfg.task, n=cfg.n_questions, selection=cfg.selection, seed=cfg.seed,
-                          support_only=support_only)
-    info["n_questions"] = len(qs)
-    if exp == "context_length":
-        for c in cfg.conditions:
-            score_mc(_mc_questions(qs, "mc_open", context_tokens=c, tokenizer=tokenizer),
-                     condition_label(exp, c))
-    elif exp == "option_count":
-        too_few = [q.id for q in qs if len(q.options) < max(cfg.conditions)]
-        if too_few:
-            raise ValueError(f"option count k={max(cfg.conditions)} is larger than the options "
-                             f"of {len(too_few)} question(s) of {cfg.task!r}, e.g. "
-                             f"{too_few[0]!r}")
-        for c in cfg.conditions:
-            sub = [qa_tasks.subsample_options(q, c, cfg.seed) for q in qs]
-            score_mc(_mc_questions(sub, "mc"), condition_label(exp, c))
-    else:  # quantization: one condition
-        score_mc(_mc_questions(qs, "mc"), "all")
-    return metrics, per_question, info
 
 
 def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
@@ -470,8 +316,23 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
     return record
 
 
-for _name in EXPERIMENT_DEFAULTS:
+def show_record(record: Mapping[str, Any]) -> None:
+    """Display a run's record in its notebook: the caveat of its model (if any), its
+    parameters, the score per condition, the sparsity reached and the seconds per stage."""
+    # pandas and IPython: a notebook's imports, not a sweep's
+    import pandas as pd
+    from IPython.display import display
+
+    if record["resolved"].get("caveat"):
+        print("CAVEAT:", record["resolved"]["caveat"])
+    display(pd.Series(record["params"], name="parameters").to_frame(),
+            pd.Series(record["final"]["last"], name="score").to_frame(),
+            pd.DataFrame({"sparsity": record["sparsity"],
+                          "seconds": pd.Series(record["timings"])}))
+
+
+for _name, _runner in CONDITIONS.items():
     register(Experiment(name=_name, notebook=f"{_name}.ipynb", validate=validate_for(_name),
                         protocol=None, config=ZeroShotConfig,
-                        defaults={"experiment": _name, **EXPERIMENT_DEFAULTS[_name]},
+                        defaults={"experiment": _name, **_runner.defaults},
                         resolve_model=resolve_causal_lm))
