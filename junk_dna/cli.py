@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 # runs/ imports no torch, transformers or pandas: `junk-dna --help` and `presets` stay light
 from junk_dna.runs.errors import NotebookError, PresetError, SweepError, SweepLockedError
@@ -43,7 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
                "sweep, 130 interrupted",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_slurm_options(_add_sweep_command(sub))
+    _add_presets_command(sub)
+    _add_figures_command(sub)
+    return parser
 
+
+def _add_sweep_command(sub: Any) -> argparse.ArgumentParser:
+    """``junk-dna sweep``: its arguments common to both executors."""
     sweep = sub.add_parser(
         "sweep", help="run (or resume) every run of a preset",
         description="Run every run of a preset that is not finished yet, one papermill "
@@ -73,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--executor", choices=("local", "slurm"), default="local",
                        help="local: run here, --jobs at once (default); slurm: submit the runs "
                             "still to do as a SLURM job array through submitit and return")
+    sweep.set_defaults(func=_cmd_sweep)
+    return sweep
+
+
+def _add_slurm_options(sweep: argparse.ArgumentParser) -> None:
+    """``junk-dna sweep --executor slurm``: the resource overrides and submission flags."""
     slurm = sweep.add_argument_group(
         "SLURM (with --executor slurm; each overrides the preset's slurm: mapping)",
         description="One array task per run, executed like a local run (same run folders and "
@@ -95,12 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also submit the runs whose job is still queued or running")
     slurm.add_argument("--wait", action="store_true",
                        help="wait until the submitted jobs end; exit 1 if a run failed")
-    sweep.set_defaults(func=_cmd_sweep)
 
+
+def _add_presets_command(sub: Any) -> None:
     presets = sub.add_parser("presets", help="list experiments and their presets")
     presets.add_argument("experiment", nargs="?", default=None, help="only this experiment")
     presets.set_defaults(func=_cmd_presets)
 
+
+def _add_figures_command(sub: Any) -> None:
     figures = sub.add_parser("figures", help="execute notebooks/figures.ipynb over the runs")
     figures.add_argument("--runs-dir", default="papermill_runs",
                          help="folder of run folders (default: papermill_runs)")
@@ -109,7 +126,6 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("--notebooks-dir", default=None,
                          help="folder holding figures.ipynb (default: notebooks/)")
     figures.set_defaults(func=_cmd_figures)
-    return parser
 
 
 _SLURM_FLAGS = (("partition", "--partition"), ("gpus", "--gpus"), ("time", "--time"),

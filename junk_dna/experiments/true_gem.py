@@ -8,22 +8,26 @@ sparse_to_dense), evaluate after every epoch, and write one record.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from junk_dna.checks import check_int
-from junk_dna.data.glue_tasks import check_fraction, get_task, load_task
+from junk_dna.data.glue_tasks import TaskData, check_fraction, get_task, load_task
 from junk_dna.experiments import Experiment, ModelResolver, register
 from junk_dna.experiments.parameters import config_from_notebook, param
-from junk_dna.models.encoders import load_model, resolve_model
+from junk_dna.models.encoders import LoadedModel, load_model, resolve_model
 from junk_dna.pruning.config import MODES, PruningConfig, check_mode, parse_nm
 from junk_dna.results.provenance import provenance, start_run
 from junk_dna.results.records import atomic_write_text, write_record
 
 if TYPE_CHECKING:
-    from junk_dna.training.finetune import TrainConfig
+    import pandas as pd
+    import torch
+
+    from junk_dna.pruning.transfer import MaskEnforcer
+    from junk_dna.training.finetune import TrainConfig, TrainResult
 
 PATTERNS: tuple[str, ...] = ("unstructured", "nm")
 #: Runs of every experiment built on :func:`run` are interchangeable (see Experiment).
@@ -225,16 +229,7 @@ def run(
         RuntimeError: the transfer mode's invariant does not hold after training.
     """
     start = time.perf_counter()
-    import torch
-
-    # torch, transformers, pandas: imported when a run starts, not when it is validated
-    from junk_dna.pruning.masks import (
-        compute_masks,
-        nm_group_dims,
-        select_prunable,
-        sparsity_report,
-    )
-    from junk_dna.pruning.transfer import MaskEnforcer
+    # torch, transformers: imported when a run starts, not when it is validated
     from junk_dna.training.finetune import fine_tune
 
     cfg = config.normalized()
@@ -246,10 +241,53 @@ def run(
     timings["load_data"] = time.perf_counter() - clock
     clock = time.perf_counter()
     loaded = load_model(cfg.model, head=data.spec.head, num_labels=data.spec.num_labels)
-    model = loaded.model
     timings["load_model"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    pruned = _prune_pretrained(loaded, cfg)
+    timings["prune"] = time.perf_counter() - clock
+    enforcers: list[MaskEnforcer] = []
+    result = fine_tune(loaded.model, loaded.tokenizer, data, cfg.train_config(),
+                       make_enforcer=_enforcer_factory(pruned, cfg.mode, enforcers),
+                       on_epoch=on_epoch)
+    timings.update(result.timings)
+    clock = time.perf_counter()
+    violations, after = _check_transfer(enforcers[0], loaded.model, pruned, cfg.mode)
+    timings["check"] = time.perf_counter() - clock
+    record = {**_record(cfg, experiment, run_dir, loaded, data, pruned, result, violations,
+                        after),
+              # seconds per stage: setup (imports inside run, seeding), loading, pruning or
+              # compression, tokenize / train / evaluate, checks
+              **provenance(start, timings)}
+    if run_dir is not None:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(run_dir) / "sparsity.csv", pruned.report.to_csv(index=False))
+        write_record(run_dir, record)
+    return record
 
+
+@dataclass
+class _Pruned:
+    """The one-shot mask of a run: the prunable parameters, their masks (empty for a dense
+    run), the sparsity report before training, and the pruning config (None: dense)."""
+
+    params: dict[str, torch.nn.Parameter]
+    masks: dict[str, torch.Tensor]
+    report: pd.DataFrame
+    config: PruningConfig | None
+
+
+def _prune_pretrained(loaded: LoadedModel, cfg: TrueGemConfig) -> _Pruned:
+    """Select the prunable weights and compute the one-shot mask on their pre-trained
+    values (the weights are not changed: the transfer mode applies the mask)."""
+    # torch, pandas: imported when a run starts, not when its parameters are validated
+    from junk_dna.pruning.masks import (
+        compute_masks,
+        nm_group_dims,
+        select_prunable,
+        sparsity_report,
+    )
+
+    model = loaded.model
     pruning = cfg.pruning_config()
     # A dense run prunes nothing; its report covers the default policy's weights.
     params = select_prunable(model, cfg.prunable or "encoder",
@@ -258,31 +296,50 @@ def run(
     masks = {} if pruning is None else compute_masks(
         {k: v.detach() for k, v in params.items()}, pruning,
         group_dims=nm_group_dims(model, params))
-    report = sparsity_report(params, masks if masks else None)
-    timings["prune"] = time.perf_counter() - clock
+    return _Pruned(params, masks, sparsity_report(params, masks if masks else None), pruning)
 
-    enforcers: list[MaskEnforcer] = []
+
+def _enforcer_factory(pruned: _Pruned, mode: str, enforcers: list[MaskEnforcer]
+                      ) -> Callable[[torch.nn.Module], MaskEnforcer]:
+    """``make_enforcer`` of :func:`junk_dna.training.finetune.fine_tune`: the transfer mode's
+    enforcer over the model as placed on its device (kept in ``enforcers``)."""
+    # torch, pandas: imported when a run starts, not when its parameters are validated
+    from junk_dna.pruning.transfer import MaskEnforcer
 
     def make_enforcer(unwrapped: torch.nn.Module) -> MaskEnforcer:
         named = dict(unwrapped.named_parameters())
-        enforcer = MaskEnforcer({k: named[k] for k in params} if masks else {}, masks,
-                                cfg.mode)
+        enforcer = MaskEnforcer({k: named[k] for k in pruned.params} if pruned.masks else {},
+                                pruned.masks, mode)
         enforcers.append(enforcer)
         return enforcer
 
-    result = fine_tune(model, loaded.tokenizer, data, cfg.train_config(),
-                       make_enforcer=make_enforcer, on_epoch=on_epoch)
-    timings.update(result.timings)
-    clock = time.perf_counter()
-    violations = enforcers[0].violations()
+    return make_enforcer
+
+
+def _check_transfer(enforcer: MaskEnforcer, model: torch.nn.Module, pruned: _Pruned,
+                    mode: str) -> tuple[int, pd.DataFrame]:
+    """The transfer mode's invariant on the trained weights, and their sparsity report.
+
+    Raises:
+        RuntimeError: pruned weights that break the invariant.
+    """
+    # torch, pandas: imported when a run starts, not when its parameters are validated
+    from junk_dna.pruning.masks import sparsity_report
+
+    violations = enforcer.violations()
     if violations:
-        raise RuntimeError(f"transfer mode {cfg.mode!r}: {violations} pruned weights break "
+        raise RuntimeError(f"transfer mode {mode!r}: {violations} pruned weights break "
                            "the invariant after training")
-    final_params = {k: v.detach() for k, v in model.named_parameters() if k in params}
-    after = sparsity_report(final_params)
-    timings["check"] = time.perf_counter() - clock
-    total = report.iloc[-1]
-    record = {
+    final_params = {k: v.detach() for k, v in model.named_parameters() if k in pruned.params}
+    return violations, sparsity_report(final_params)
+
+
+def _record(cfg: TrueGemConfig, experiment: str, run_dir: str | Path | None,
+            loaded: LoadedModel, data: TaskData, pruned: _Pruned, result: TrainResult,
+            violations: int, after: pd.DataFrame) -> dict[str, Any]:
+    """The run's record (see :mod:`junk_dna.results.records`), provenance aside."""
+    total = pruned.report.iloc[-1]
+    return {
         "experiment": experiment,
         "run_id": Path(run_dir).name if run_dir is not None else "interactive",
         "status": "ok",
@@ -290,11 +347,11 @@ def run(
         "resolved": {**loaded.resolved.as_record(),
                      **{k: v for k, v in data.resolved.items() if not isinstance(v, dict)},
                      "n_eval": data.resolved.get("n_eval"),
-                     "prunable_tensors": len(params)},
+                     "prunable_tensors": len(pruned.params)},
         "epochs": result.epochs,
         "final": {"last": result.last, "best": result.best, "best_epoch": result.best_epoch},
         "sparsity": {
-            "target": 0.0 if pruning is None else pruning.target_sparsity,
+            "target": 0.0 if pruned.config is None else pruned.config.target_sparsity,
             "reached": float(total["sparsity"]),
             "prunable": int(total["numel"]),
             "pruned": int(total["pruned"]),
@@ -304,12 +361,4 @@ def run(
         "steps": result.steps,
         # split -> whether its tokenized features came from this process's cache
         "encode_cache": dict(result.encode_cache),
-        # seconds per stage: setup (imports inside run, seeding), loading, pruning or
-        # compression, tokenize / train / evaluate, checks
-        **provenance(start, timings),
     }
-    if run_dir is not None:
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        atomic_write_text(Path(run_dir) / "sparsity.csv", report.to_csv(index=False))
-        write_record(run_dir, record)
-    return record

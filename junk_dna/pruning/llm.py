@@ -91,7 +91,7 @@ import contextlib
 import importlib.util
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -866,13 +866,7 @@ def prune_causal_lm(
     t0 = time.perf_counter()
     spec = check_llm_pruning(method, sparsity, nm, blocksize=blocksize, percdamp=percdamp)
     prefix, blocks = find_decoder_blocks(model, blocks_name)
-    if spec.nm is not None:
-        check_llm_widths(model, spec.nm, blocks_name=prefix)
-    if spec.needs_calibration:
-        if calibration is None:
-            raise ValueError(f"method {method!r} needs calibration token ids [n_samples, seqlen] "
-                             "(see calibration_samples); only 'magnitude' runs without")
-        _check_calibration(model, calibration)
+    _check_before_pruning(model, spec, prefix, calibration)
     layers: list[dict[str, Any]] = []
     capture_s = 0.0
     if not spec.needs_calibration:
@@ -880,33 +874,74 @@ def prune_causal_lm(
             _prune_block_linears(block, f"{prefix}.{i}", spec, None, layers)
     else:
         assert calibration is not None
-        device = _model_device(model)
-        was_training = model.training
-        config = getattr(model, "config", None)
-        use_cache = getattr(config, "use_cache", None)
-        model.eval()
+        with _eval_without_cache(model):
+            capture_s = _prune_blocks_in_sequence(model, blocks, prefix, spec, calibration,
+                                                  layers, t0=t0, share_inputs=share_inputs,
+                                                  log=log)
+    return _pruning_report(spec, prefix, len(blocks), calibration, layers, capture_s, t0)
+
+
+def _check_before_pruning(model: nn.Module, spec: LLMPruningSpec, prefix: str,
+                          calibration: Tensor | None) -> None:
+    """What :func:`prune_causal_lm` checks before any work: N:M widths, calibration."""
+    if spec.nm is not None:
+        check_llm_widths(model, spec.nm, blocks_name=prefix)
+    if spec.needs_calibration:
+        if calibration is None:
+            raise ValueError(f"method {spec.method!r} needs calibration token ids "
+                             "[n_samples, seqlen] (see calibration_samples); only 'magnitude' "
+                             "runs without")
+        _check_calibration(model, calibration)
+
+
+@contextlib.contextmanager
+def _eval_without_cache(model: nn.Module) -> Iterator[None]:
+    """The model in eval mode with its KV cache off (calibration forwards), restored after."""
+    was_training = model.training
+    config = getattr(model, "config", None)
+    use_cache = getattr(config, "use_cache", None)
+    model.eval()
+    if config is not None and use_cache is not None:
+        config.use_cache = False
+    try:
+        yield
+    finally:
+        model.train(was_training)
         if config is not None and use_cache is not None:
-            config.use_cache = False
-        try:
-            inps, calls = _capture_block_inputs(model, blocks, calibration, device)
-            capture_s = time.perf_counter() - t0
-            outs = torch.empty_like(inps)
-            for i, block in enumerate(blocks):
-                tb = time.perf_counter()
-                stats = _block_stats(block, inps, calls[i], spec, device,
-                                     share_inputs=share_inputs)
-                _prune_block_linears(block, f"{prefix}.{i}", spec, stats, layers)
-                if i < len(blocks) - 1:
-                    for s in range(inps.shape[0]):
-                        outs[s] = _call_block(block, inps[s : s + 1], calls[i])[0]
-                    inps, outs = outs, inps
-                if log is not None:
-                    log(f"block {i + 1}/{len(blocks)} pruned ({spec.method}) in "
-                        f"{time.perf_counter() - tb:.2f} s")
-        finally:
-            model.train(was_training)
-            if config is not None and use_cache is not None:
-                config.use_cache = use_cache
+            config.use_cache = use_cache
+
+
+def _prune_blocks_in_sequence(
+    model: nn.Module, blocks: nn.ModuleList, prefix: str, spec: LLMPruningSpec,
+    calibration: Tensor, layers: list[dict[str, Any]], *, t0: float, share_inputs: bool,
+    log: Callable[[str], None] | None,
+) -> float:
+    """Prune block after block on the calibration activations, each block's inputs being
+    the outputs of the blocks before it, already pruned (the sequential protocol of the Wanda
+    and SparseGPT code). Appends to ``layers``; returns the seconds the input capture took
+    since ``t0``."""
+    device = _model_device(model)
+    inps, calls = _capture_block_inputs(model, blocks, calibration, device)
+    capture_s = time.perf_counter() - t0
+    outs = torch.empty_like(inps)
+    for i, block in enumerate(blocks):
+        tb = time.perf_counter()
+        stats = _block_stats(block, inps, calls[i], spec, device, share_inputs=share_inputs)
+        _prune_block_linears(block, f"{prefix}.{i}", spec, stats, layers)
+        if i < len(blocks) - 1:
+            for s in range(inps.shape[0]):
+                outs[s] = _call_block(block, inps[s : s + 1], calls[i])[0]
+            inps, outs = outs, inps
+        if log is not None:
+            log(f"block {i + 1}/{len(blocks)} pruned ({spec.method}) in "
+                f"{time.perf_counter() - tb:.2f} s")
+    return capture_s
+
+
+def _pruning_report(spec: LLMPruningSpec, prefix: str, n_blocks: int,
+                    calibration: Tensor | None, layers: list[dict[str, Any]],
+                    capture_s: float, t0: float) -> dict[str, Any]:
+    """The report dict of :func:`prune_causal_lm` (see its Returns)."""
     numel = sum(r["numel"] for r in layers)
     kept = sum(r["kept"] for r in layers)
     n_s, seq = (tuple(calibration.shape) if spec.needs_calibration and calibration is not None
@@ -920,7 +955,7 @@ def prune_causal_lm(
         "blocksize": spec.blocksize,
         "percdamp": spec.percdamp,
         "blocks": prefix,
-        "n_blocks": len(blocks),
+        "n_blocks": n_blocks,
         "n_samples": int(n_s),
         "seqlen": int(seq),
         "layers": layers,

@@ -34,7 +34,7 @@ from junk_dna.data.encode_cache import (
     feature_length,
     tokenizer_fingerprint,
 )
-from junk_dna.data.glue_tasks import TaskData
+from junk_dna.data.glue_tasks import TaskData, TaskSpec
 from junk_dna.evaluation.glue_metrics import get_metric
 from junk_dna.pruning.transfer import MaskEnforcer
 
@@ -247,13 +247,62 @@ def fine_tune(
         those of further splits carry ``@split`` (``accuracy@validation_mismatched``).
     """
     from accelerate import Accelerator
-    from torch.utils.data import DataLoader
-    from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
+    from transformers import get_linear_schedule_with_warmup
 
     spec = data.spec
     accelerator = Accelerator(mixed_precision=config.mixed_precision,
                               cpu=not torch.cuda.is_available())
     clock = time.perf_counter()
+    train_loader, eval_loaders, cache_hits, n_train = _data_loaders(tokenizer, data, config)
+    tokenize_s = time.perf_counter() - clock
+    # The fused kernel (CPU and CUDA) is the same AdamW update, many times faster on CPU.
+    optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay),
+                                  lr=config.learning_rate, fused=True)
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=math.ceil(config.warmup_ratio * total),
+        num_training_steps=total)
+    model, optimizer, train_loader, scheduler = accelerator.prepare(
+        model, optimizer, train_loader, scheduler)
+    eval_loaders = {k: accelerator.prepare(v) for k, v in eval_loaders.items()}
+    enforcer = make_enforcer(accelerator.unwrap_model(model)) if make_enforcer else None
+    if enforcer is not None:
+        enforcer.start()
+
+    result = TrainResult()
+    result.timings = {"tokenize": tokenize_s, "train": 0.0, "evaluate": 0.0}
+    result.encode_cache = cache_hits
+    main_metric = spec.main_metric
+    best_value = -math.inf
+    for epoch in range(1, config.epochs + 1):
+        clock = time.perf_counter()
+        losses = _train_epoch(model, train_loader, optimizer, scheduler, accelerator, enforcer)
+        result.steps += len(losses)
+        result.timings["train"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        metrics = _evaluate_splits(model, eval_loaders, spec)
+        result.timings["evaluate"] += time.perf_counter() - clock
+        entry = {"epoch": epoch, "metrics": metrics, "train_loss": float(np.mean(losses))}
+        result.epochs.append(entry)
+        result.train_loss.append(entry["train_loss"])
+        if metrics[main_metric] > best_value:
+            best_value, result.best, result.best_epoch = metrics[main_metric], metrics, epoch
+        if on_epoch is not None:
+            on_epoch(entry)
+    result.last = result.epochs[-1]["metrics"]
+    return result
+
+
+def _data_loaders(tokenizer: Any, data: TaskData, config: TrainConfig
+                  ) -> tuple[Any, dict[str, Any], dict[str, bool], int]:
+    """The training loader (seeded shuffling, by length groups or plain) and one evaluation
+    loader per split (examples sorted by length), from the encoded splits (cached in this
+    process). Returns them with split -> cache hit, and the number of training examples."""
+    from torch.utils.data import DataLoader
+    from transformers import DataCollatorWithPadding
+
+    spec = data.spec
     collate = (MultipleChoiceCollator(tokenizer) if tuple(spec.text_fields) == MC_FIELDS
                else DataCollatorWithPadding(tokenizer))
     try:
@@ -278,54 +327,33 @@ def fine_tune(
         # sorted by length: batches pad less; every metric is order-free (see evaluate)
         eval_loaders[split] = DataLoader([feats[i] for i in eval_order(feats)],
                                          batch_size=config.eval_batch_size, collate_fn=collate)
-    tokenize_s = time.perf_counter() - clock
-    # The fused kernel (CPU and CUDA) is the same AdamW update, many times faster on CPU.
-    optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay),
-                                  lr=config.learning_rate, fused=True)
-    steps_per_epoch = math.ceil(len(train_feats) / config.batch_size)
-    total = steps_per_epoch * config.epochs
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, num_warmup_steps=math.ceil(config.warmup_ratio * total),
-        num_training_steps=total)
-    model, optimizer, train_loader, scheduler = accelerator.prepare(
-        model, optimizer, train_loader, scheduler)
-    eval_loaders = {k: accelerator.prepare(v) for k, v in eval_loaders.items()}
-    enforcer = make_enforcer(accelerator.unwrap_model(model)) if make_enforcer else None
-    if enforcer is not None:
-        enforcer.start()
+    return train_loader, eval_loaders, cache_hits, len(train_feats)
 
-    result = TrainResult()
-    result.timings = {"tokenize": tokenize_s, "train": 0.0, "evaluate": 0.0}
-    result.encode_cache = cache_hits
-    main_metric = spec.main_metric
-    best_value = -math.inf
-    for epoch in range(1, config.epochs + 1):
-        clock = time.perf_counter()
-        model.train()
-        losses = []
-        for batch in train_loader:
-            loss = model(**batch).loss
-            accelerator.backward(loss)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            if enforcer is not None:
-                enforcer.after_step()
-            losses.append(loss.detach().float().item())
-            result.steps += 1
-        result.timings["train"] += time.perf_counter() - clock
-        clock = time.perf_counter()
-        metrics: dict[str, float] = {}
-        for i, (split, loader) in enumerate(eval_loaders.items()):
-            scores = evaluate(model, loader, spec.metric, spec.num_labels)
-            metrics.update({(k if i == 0 else f"{k}@{split}"): v for k, v in scores.items()})
-        result.timings["evaluate"] += time.perf_counter() - clock
-        entry = {"epoch": epoch, "metrics": metrics, "train_loss": float(np.mean(losses))}
-        result.epochs.append(entry)
-        result.train_loss.append(entry["train_loss"])
-        if metrics[main_metric] > best_value:
-            best_value, result.best, result.best_epoch = metrics[main_metric], metrics, epoch
-        if on_epoch is not None:
-            on_epoch(entry)
-    result.last = result.epochs[-1]["metrics"]
-    return result
+
+def _train_epoch(model: torch.nn.Module, loader: Any, optimizer: Any, scheduler: Any,
+                 accelerator: Any, enforcer: MaskEnforcer | None) -> list[float]:
+    """One pass over the training loader; the transfer mode's projection after every
+    optimizer step. Returns the loss of every step."""
+    model.train()
+    losses = []
+    for batch in loader:
+        loss = model(**batch).loss
+        accelerator.backward(loss)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        if enforcer is not None:
+            enforcer.after_step()
+        losses.append(loss.detach().float().item())
+    return losses
+
+
+def _evaluate_splits(model: torch.nn.Module, loaders: Mapping[str, Any],
+                     spec: TaskSpec) -> dict[str, float]:
+    """Every evaluation split's metrics; those of the first split plain (``accuracy``), the
+    others' with ``@split`` (``accuracy@validation_mismatched``)."""
+    metrics: dict[str, float] = {}
+    for i, (split, loader) in enumerate(loaders.items()):
+        scores = evaluate(model, loader, spec.metric, spec.num_labels)
+        metrics.update({(k if i == 0 else f"{k}@{split}"): v for k, v in scores.items()})
+    return metrics
