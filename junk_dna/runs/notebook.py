@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from junk_dna.runs.presets import Run
 
 KERNEL_NAME = "python3"
+PARENT_ENV = "JUNK_DNA_SWEEP_PID"  # the process that started a worker (see watch_parent)
 STAGGER_S = 1.0  # seconds between two subprocess starts (parallel kernels collide on ports)
 KERNEL_START_TIMEOUT_S = 120
 
@@ -97,6 +98,7 @@ def _child_env(threads: int) -> dict[str, str]:
                  "OPENBLAS_NUM_THREADS"):
         env[name] = str(threads)
     env["PYTHONUNBUFFERED"] = "1"
+    env[PARENT_ENV] = str(os.getpid())  # the worker exits when this process is gone
     # The worker and its kernel import junk_dna even when it is not installed.
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PACKAGE_DIR.parent), env.get("PYTHONPATH", "")) if p)
@@ -306,8 +308,13 @@ def _cells_started(output: Path) -> bool:
 def watch_parent(interval_s: float = 1.0, before_exit: Callable[[], None] | None = None) -> None:
     """Exit (status 3) when the sweep process dies, so that a killed sweep leaves no run going
     on behind a resumed one: a per-run worker's kernel then exits too (ipykernel polls its
-    parent); a persistent worker passes ``before_exit`` to kill its kernel first."""
-    parent = os.getppid()
+    parent); a persistent worker passes ``before_exit`` to kill its kernel first.
+
+    The sweep's pid comes from ``JUNK_DNA_SWEEP_PID`` (set by the sweep when it starts the
+    worker), so a sweep killed while the worker was still starting, before this call, is
+    noticed too (the worker's parent is then already another process).
+    """
+    parent = int(os.environ.get(PARENT_ENV) or os.getppid())
 
     def poll() -> None:
         while True:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,3 +41,18 @@ def test_worker_retries_once_when_the_kernel_fails_to_start(
     assert notebook.worker_main(argv) == 0
     assert len(starts) == 2 and not (tmp_path / "error.txt").exists()
     assert json.loads((tmp_path / "record.json").read_text())["params"]["x"] == 7
+
+
+def test_a_worker_started_after_its_sweep_died_exits_at_once() -> None:
+    """The sweep's pid travels in the environment: a worker whose sweep was killed while
+    it was starting (so its parent already changed when it looks) exits too."""
+    from junk_dna.runs.notebook import PARENT_ENV
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    code = ("import time; from junk_dna.runs.notebook import watch_parent; "
+            "watch_parent(0.1); time.sleep(30)")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, PARENT_ENV: gone},
+                          timeout=25)
+    assert proc.returncode == 3 and time.monotonic() - start < 20
