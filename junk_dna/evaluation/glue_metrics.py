@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from junk_dna.checks import check_choice
+
 MetricFn = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 
 
@@ -66,8 +68,7 @@ def get_metric(name: str) -> MetricFn:
     Raises:
         ValueError: naming the bad value and the allowed ones.
     """
-    if name not in METRICS:
-        raise ValueError(f"unknown metric {name!r}; allowed: {sorted(METRICS)}")
+    check_choice("metric", name, sorted(METRICS))
     return METRICS[name]
 
 

@@ -5,8 +5,7 @@ A zero-shot run scores one compressed model under every *condition* of its exper
 Each experiment is a :class:`ConditionRunner` in :data:`CONDITIONS`: its defaults (task and
 conditions), the task kinds it takes, how one condition is checked and labelled, and how
 its questions are loaded and scored (through a :class:`Scorer`). A new zero-shot experiment
-is a new runner, registered with :func:`register_conditions`; nothing else branches on the
-experiment's name.
+is a new runner in :data:`CONDITIONS`; nothing else branches on the experiment's name.
 
 Every metric is named ``<metric>|<label>`` (``acc|context=64``, ``exact_match|factoid``).
 This module imports no torch: scoring imports :mod:`junk_dna.evaluation.lm_scoring` when a
@@ -19,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from junk_dna.checks import check_choice
 from junk_dna.data import qa_tasks
 from junk_dna.data.qa_tasks import QATaskSpec, format_prompt, get_qa_task
 
@@ -56,6 +56,7 @@ class Scorer:
 
     def score_factoid(self, questions: list, prompts: list[str], label: str) -> None:
         """Score greedy answers by SQuAD exact match and F1 over every answer alias."""
+        # torch: imported when a run scores, not when its parameters are validated
         from junk_dna.evaluation.lm_scoring import evaluate_factoid
 
         result = evaluate_factoid(self.model, self.tokenizer, prompts,
@@ -70,6 +71,7 @@ class Scorer:
 
 def mc_prompts(questions: Sequence[Any], contexts: Sequence[str]) -> list:
     """The scored form of multiple-choice questions: each with its prompt and options."""
+    # torch: imported when a run scores, not when its parameters are validated
     from junk_dna.evaluation.lm_scoring import MCPrompt
 
     return [MCPrompt(context=context, options=tuple(q.options), label=q.label)
@@ -148,24 +150,13 @@ class ConditionRunner:
             self.check(condition, spec)
 
 
-CONDITIONS: dict[str, ConditionRunner] = {}
-"""Experiment name -> its condition runner (the five zero-shot experiments)."""
-
-
-def register_conditions(runner: ConditionRunner) -> ConditionRunner:
-    """Add (or replace) a zero-shot experiment's condition runner; returns it."""
-    CONDITIONS[runner.experiment] = runner
-    return runner
-
-
 def get_conditions(experiment: str) -> ConditionRunner:
     """The condition runner of ``experiment``.
 
     Raises:
         ValueError: naming the bad value and the zero-shot experiments.
     """
-    if experiment not in CONDITIONS:
-        raise ValueError(f"unknown experiment {experiment!r}; allowed: {list(CONDITIONS)}")
+    check_choice("experiment", experiment, list(CONDITIONS))
     return CONDITIONS[experiment]
 
 
@@ -221,10 +212,10 @@ def run_context_length(scorer: Scorer, cfg: Any) -> None:
                         context_label(c))
 
 
-register_conditions(ConditionRunner(
+CONTEXT_LENGTH = ConditionRunner(
     experiment="context_length", defaults={"task": "sciq", "conditions": [None, 32, 0]},
     task_kinds=("mc", "factoid"), label=context_label, run=run_context_length,
-    check=check_context))
+    check=check_context)
 
 
 # --------------------------------------------------------------------------- option_count
@@ -254,10 +245,10 @@ def run_option_count(scorer: Scorer, cfg: Any) -> None:
         scorer.score_mc(formatted(sub, "mc"), f"k={c}")
 
 
-register_conditions(ConditionRunner(
+OPTION_COUNT = ConditionRunner(
     experiment="option_count", defaults={"task": "csqa", "conditions": [2, 3, 5]},
     task_kinds=("mc",), label=lambda c: f"k={c}", run=run_option_count,
-    check=check_option_count))
+    check=check_option_count)
 
 
 # --------------------------------------------------------------------------- kshot
@@ -281,9 +272,9 @@ def run_kshot(scorer: Scorer, cfg: Any) -> None:
         scorer.score_mc(mc_prompts(qs, contexts), f"shots={c}")
 
 
-register_conditions(ConditionRunner(
+KSHOT = ConditionRunner(
     experiment="kshot", defaults={"task": "arc_easy", "conditions": [0, 1, 3]},
-    task_kinds=("mc",), label=lambda c: f"shots={c}", run=run_kshot, check=check_shots))
+    task_kinds=("mc",), label=lambda c: f"shots={c}", run=run_kshot, check=check_shots)
 
 
 # --------------------------------------------------------------------------- factoid_vs_mc
@@ -307,11 +298,11 @@ def run_factoid_vs_mc(scorer: Scorer, cfg: Any) -> None:
             scorer.score_factoid(facts, [format_prompt(q, "factoid") for q in facts], "factoid")
 
 
-register_conditions(ConditionRunner(
+FACTOID_VS_MC = ConditionRunner(
     experiment="factoid_vs_mc",
     defaults={"task": "triviaqa", "mc_task": "arc_easy", "conditions": ["mc", "factoid"]},
     task_kinds=("factoid",), label=str, run=run_factoid_vs_mc, check=check_factoid_or_mc,
-    needs_mc_task=True))
+    needs_mc_task=True)
 
 
 # --------------------------------------------------------------------------- quantization
@@ -324,8 +315,13 @@ def run_quantization(scorer: Scorer, cfg: Any) -> None:
     scorer.score_mc(formatted(qs, "mc"), "all")
 
 
-register_conditions(ConditionRunner(
+QUANTIZATION = ConditionRunner(
     experiment="quantization",
     defaults={"task": "arc_easy", "conditions": None, "method": "rtn", "bits": 4,
               "granularity": "per_channel"},
-    task_kinds=("mc",), label=lambda c: "all", run=run_quantization))
+    task_kinds=("mc",), label=lambda c: "all", run=run_quantization)
+
+
+CONDITIONS: dict[str, ConditionRunner] = {
+    r.experiment: r for r in (CONTEXT_LENGTH, OPTION_COUNT, KSHOT, FACTOID_VS_MC, QUANTIZATION)}
+"""Experiment name -> its condition runner (the zero-shot experiments, in this order)."""

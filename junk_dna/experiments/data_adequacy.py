@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from junk_dna.experiments import Experiment, ModelResolver, register, true_gem
+from junk_dna.experiments import true_gem
+from junk_dna.experiments.registry import Experiment, ModelResolver, register
 from junk_dna.experiments.true_gem import FINETUNE_PROTOCOL
 from junk_dna.models.encoders import resolve_model
 

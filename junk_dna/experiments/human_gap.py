@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from junk_dna.experiments import Experiment, ModelResolver, register, true_gem
+from junk_dna.data.human_scores import human_score
+from junk_dna.experiments import true_gem
+from junk_dna.experiments.registry import Experiment, ModelResolver, register
 from junk_dna.experiments.true_gem import FINETUNE_PROTOCOL
 from junk_dna.models.encoders import resolve_model
 
@@ -45,8 +47,6 @@ def validate(params: Mapping[str, Any], *,
         ValueError: any invalid parameter, a mode other than dense / sparse, or a task
             without a published human score (the message lists the tasks that have one).
     """
-    from junk_dna.data.human_scores import human_score
-
     normalized = true_gem.validate(params, resolve=resolve)
     if normalized["mode"] not in MODES:
         raise ValueError(f"human_gap runs mode {normalized['mode']!r}; allowed: "

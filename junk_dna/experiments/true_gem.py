@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from junk_dna.checks import check_int
 from junk_dna.data.glue_tasks import TaskData, check_fraction, get_task, load_task
-from junk_dna.experiments import Experiment, ModelResolver, register
 from junk_dna.experiments.parameters import config_from_notebook, param
+from junk_dna.experiments.registry import Experiment, ModelResolver, register
 from junk_dna.models.encoders import LoadedModel, load_model, resolve_model
 from junk_dna.pruning.config import MODES, PruningConfig, check_mode, parse_nm
 from junk_dna.results.provenance import provenance, start_run

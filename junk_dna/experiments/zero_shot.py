@@ -36,13 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from junk_dna.checks import check_choice, check_int
-from junk_dna.experiments import Experiment, ModelResolver, register
 from junk_dna.experiments.conditions import (
     CONDITIONS,
     evaluate_conditions,
     get_conditions,
 )
 from junk_dna.experiments.parameters import config_from_notebook, param
+from junk_dna.experiments.registry import Experiment, ModelResolver, register
 from junk_dna.models.causal_lm import load_causal_lm, resolve_causal_lm
 from junk_dna.pruning.config import check_llm_pruning, check_quantization, parse_nm
 from junk_dna.results.provenance import provenance, start_run
@@ -234,6 +234,7 @@ def _compress(model: Any, tokenizer: Any, cfg: ZeroShotConfig) -> dict[str, Any]
     """Prune or quantize ``model`` in place; the report for the record."""
     if cfg.method == "dense":
         return {"method": "dense"}
+    # torch: imported when a run compresses, not when its parameters are validated
     if cfg.method == "rtn":
         from junk_dna.pruning.quantization import quantize_causal_lm
 
@@ -265,8 +266,10 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
         ValueError: bad parameters (before loading anything) or data that cannot serve them.
     """
     start = time.perf_counter()
+    # torch: imported when a run starts, not when its parameters are validated
     import torch
 
+    from junk_dna.pruning.llm import check_llm_widths, llm_sparsity_report
 
     cfg = config.normalized()
     resolved = resolve_causal_lm(cfg.model)
@@ -280,15 +283,11 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
     model, tokenizer = loaded.model, loaded.tokenizer
     timings["load_model"] = time.perf_counter() - clock
     if cfg.method in PRUNING_METHODS and cfg.nm is not None:
-        from junk_dna.pruning.llm import check_llm_widths
-
         check_llm_widths(model, cfg.nm)
     clock = time.perf_counter()
     with torch.no_grad():
         report = _compress(model, tokenizer, cfg)
     timings["compress"] = time.perf_counter() - clock
-    from junk_dna.pruning.llm import llm_sparsity_report
-
     sparsity = llm_sparsity_report(model).iloc[-1]
     clock = time.perf_counter()
     metrics, per_question, info = evaluate_conditions(model, tokenizer, cfg)

@@ -7,13 +7,14 @@ from junk_dna.lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "resolve": [
-        "ResolvedModel", "resolve_folder_or_hub", "package_path"
+        "ResolvedModel", "resolve_folder_or_hub", "package_path", "EmbeddedModel",
+        "resolve_embedded"
     ],
     "encoders": [
-        "HEADS", "Alias", "ALIASES", "resolve_model", "check_head", "LoadedModel", "load_model"
+        "HEADS", "ALIASES", "resolve_model", "check_head", "LoadedModel", "load_model"
     ],
     "causal_lm": [
-        "PAPER_MODEL", "DTYPES", "CACHE_ENV", "CausalAlias", "QUANTIZED_CAVEAT", "CAUSAL_ALIASES",
+        "PAPER_MODEL", "DTYPES", "CACHE_ENV", "QUANTIZED_CAVEAT", "CAUSAL_ALIASES",
         "resolve_causal_lm", "LoadedLM", "default_cache_root", "gguf_cache_key", "cached_build",
         "gguf_caveat", "load_causal_lm", "ensure_pad_token"
     ],

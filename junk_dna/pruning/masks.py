@@ -291,6 +291,8 @@ def _nm_masks(
     group_dims: Mapping[str, int],
     kind: str,
 ) -> dict[str, Tensor]:
+    if kind != "random":
+        check_no_nan(weights)
     n, m = config.n_m
     masks = {}
     gen = torch.Generator().manual_seed(config.seed) if kind == "random" else None
@@ -321,7 +323,6 @@ def nm_magnitude(
     weights: Mapping[str, Tensor], config: PruningConfig, group_dims: Mapping[str, int]
 ) -> dict[str, Tensor]:
     """Keep the N largest |w| of every M consecutive input weights (ties: lower index kept)."""
-    check_no_nan(weights)
     return _nm_masks(weights, config, group_dims, "magnitude")
 
 
@@ -330,7 +331,6 @@ def nm_largest(
     weights: Mapping[str, Tensor], config: PruningConfig, group_dims: Mapping[str, int]
 ) -> dict[str, Tensor]:
     """Keep the N smallest |w| of every group of M (a control; ties: lower index kept)."""
-    check_no_nan(weights)
     return _nm_masks(weights, config, group_dims, "largest")
 
 

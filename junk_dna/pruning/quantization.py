@@ -164,21 +164,3 @@ def quantize_causal_lm(
         "numel": sum(r["numel"] for r in layers),
         "wall_s": time.perf_counter() - t0,
     }
-
-
-def matched_sparsity(bits: int, base_bits: int = 16) -> float:
-    """The pruning sparsity with the same weight storage as ``bits``-bit quantization.
-
-    A simple equal-storage match, ``1 - bits / base_bits`` (4-bit vs 16-bit -> 0.75), that
-    ignores the mask/index overhead of sparse storage and the scales/zero points of
-    quantization.
-
-    Raises:
-        ValueError: ``bits`` or ``base_bits`` not a positive int, or ``bits > base_bits``.
-    """
-    for what, v in (("bits", bits), ("base_bits", base_bits)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{what} {v!r} is not an int >= 1")
-    if bits > base_bits:
-        raise ValueError(f"bits {bits} > base_bits {base_bits}; need bits <= base_bits")
-    return 1.0 - bits / base_bits

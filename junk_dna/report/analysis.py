@@ -12,6 +12,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from junk_dna.data.glue_tasks import get_task
+from junk_dna.data.human_scores import base_task, human_score
+
 #: Parameters that distinguish a pruned run from its dense baseline.
 PRUNING_COLUMNS: tuple[str, ...] = (
     "mode", "pattern", "sparsity", "nm", "scope", "criterion", "prunable", "include_embeddings",
@@ -36,8 +39,6 @@ def main_metric_rows(df: pd.DataFrame, *, which: str = "last") -> pd.DataFrame:
     Raises:
         ValueError: ``which`` not in ("last", "best") or required columns missing.
     """
-    from junk_dna.data.glue_tasks import get_task
-
     if which not in ("last", "best"):
         raise ValueError(f"which {which!r} not in ['last', 'best']")
     missing = {"task", "metric", "which", "value"} - set(df.columns)
@@ -111,9 +112,6 @@ def human_gap_table(df: pd.DataFrame, *, which: str = "last") -> pd.DataFrame:
         ValueError: a task without a published human score, or whose human score is in
             another metric than the task's main metric.
     """
-    from junk_dna.data.glue_tasks import get_task
-    from junk_dna.data.human_scores import human_score
-
     rows = main_metric_rows(df, which=which)
     rows = rows[rows["mode"] == "dense"] if not rows.empty else rows
     columns = ["rank", "model", "task", "data_fraction", "metric", "dense", "dense_std",
@@ -153,8 +151,6 @@ def easy_hard_pairs(
         For each pair present, the task with the smaller computed gap first (the "easy"
         one), as the task names used in ``gaps`` (hub or embedded).
     """
-    from junk_dna.data.human_scores import base_task
-
     by_base = {base_task(t): (t, g) for t, g in zip(gaps["task"], gaps["gap"], strict=True)}
     found = []
     for label, a, b in pairs:

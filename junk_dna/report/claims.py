@@ -26,7 +26,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from junk_dna.report.analysis import baseline_keys, normalize_to_dense
+from junk_dna.experiments.human_gap import PAIRS
+from junk_dna.pruning.config import matched_sparsity
+from junk_dna.report.analysis import (
+    baseline_keys,
+    easy_hard_pairs,
+    human_gap_table,
+    normalize_to_dense,
+    normalize_zero_shot,
+)
 from junk_dna.results.records import atomic_write_text
 
 #: The experiment whose runs the claims were first checked on (kept for callers).
@@ -270,9 +278,6 @@ def _claim_b(norm: pd.DataFrame, extra: list[str], many_models: bool) -> list[di
 
 def _claim_b_pairs(norm: pd.DataFrame, df: pd.DataFrame, which: str,
                    many_models: bool) -> list[dict]:
-    from junk_dna.experiments.human_gap import PAIRS
-    from junk_dna.report.analysis import easy_hard_pairs, human_gap_table
-
     sparse = _pruned(norm)
     sparse = sparse[sparse["mode"] == "sparse"]
     if "criterion" in sparse:
@@ -392,8 +397,6 @@ def _question_bootstrap(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np
 
 
 def _zs_norm(runs: pd.DataFrame, which: str) -> pd.DataFrame:
-    from junk_dna.report.analysis import normalize_zero_shot
-
     norm = normalize_zero_shot(runs, score="acc").dropna(subset=["normalized"])
     norm = norm.assign(mode=norm["method"], data_fraction=norm["condition"])
     pruned = norm[norm["method"].isin(["magnitude", "wanda", "sparsegpt"])].copy()
@@ -495,8 +498,6 @@ def _zs_claim_b(setting: str, runs: pd.DataFrame, which: str) -> list[dict]:
 
 
 def _zs_claim_q(runs: pd.DataFrame, which: str) -> list[dict]:
-    from junk_dna.pruning.quantization import matched_sparsity
-
     norm, _ = _zs_norm(runs, which)
     scores = _per_question(norm)
     stat = "mean gap (RTN - magnitude pruning) at matched storage, normalized points"

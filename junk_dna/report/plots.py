@@ -8,10 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from junk_dna.report.analysis import normalize_to_dense, seed_summary
+from junk_dna.data.human_scores import base_task
+from junk_dna.experiments.human_gap import PAIRS
+from junk_dna.pruning.config import matched_sparsity
+from junk_dna.report.analysis import (
+    easy_hard_pairs,
+    human_gap_table,
+    normalize_to_dense,
+    normalize_zero_shot,
+    seed_summary,
+)
 
 MODE_STYLE: dict[str, dict[str, str]] = {
     "sparse_to_dense": {"label": "Sparse to Dense Transfer", "color": "#20b2aa", "marker": "s"},
@@ -65,8 +75,7 @@ def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float 
         ValueError: the table holds no true_gem runs.
     """
     plt = _pyplot()
-    if df.empty or "mode" not in df.columns:
-        raise ValueError("no true_gem runs in the table: run a sweep first")
+    _check_runs(df, "mode", "true_gem")
     norm = normalize_to_dense(df, which=which)
     panels = (norm[["task", "data_fraction"]].drop_duplicates()
               .sort_values(["task", "data_fraction"], ascending=[True, False])
@@ -84,8 +93,7 @@ def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float 
             ax.set_title(f"{task_label(task)} ({frac * 100:g}% data)", fontsize=9)
             if col == 0:
                 ax.set_ylabel("normalized score\n(dense = 100)", fontsize=8)
-        axes[0][len(panels) // 2].set_xlabel("Unstructured sparsity (%)", fontsize=9)
-        axes[1][len(panels) // 2].set_xlabel("N:M sparsity (N kept of M)", fontsize=9)
+        _pattern_xlabels(axes, len(panels) // 2)
     handles = [plt.Line2D([], [], color=s["color"], marker=s["marker"], label=s["label"])
                for s in MODE_STYLE.values()]
     handles.insert(2, plt.Line2D([], [], **DENSE_STYLE))
@@ -136,8 +144,7 @@ def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: f
         ValueError: the table holds no data_adequacy runs.
     """
     plt = _pyplot()
-    if df.empty or "mode" not in df.columns:
-        raise ValueError("no data_adequacy runs in the table: run a sweep first")
+    _check_runs(df, "mode", "data_adequacy")
     norm = normalize_to_dense(df, which=which)
     norm = norm[norm["mode"] == "sparse"].dropna(subset=["normalized"])
     norm = _with_criterion(norm)
@@ -162,11 +169,8 @@ def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: f
                                 label=_control_label(f"{frac * 100:g}% data", crit))
             _x_ticks(ax, sub, pattern)
             ax.legend(fontsize=7, loc="lower left")
-        axes[0][col].set_xlabel("Unstructured sparsity (%)", fontsize=9)
-        axes[1][col].set_xlabel("N:M sparsity (N kept of M)", fontsize=9)
-    n_seeds = norm["seed"].nunique() if len(norm) else 0
-    spread = f"mean over {n_seeds} seeds, band = min..max" if n_seeds > 1 else "one seed"
-    models = ", ".join(sorted(map(str, df["model"].unique())))
+        _pattern_xlabels(axes, col)
+    models, spread = _models_and_seeds(df, norm)
     fig.suptitle(f"Sparse Transfer vs. amount of fine-tuning data (dense on the same data = "
                  f"100)  model: {models}; {which} epoch; {spread}", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
@@ -192,14 +196,10 @@ def human_gap_figure(
     Raises:
         ValueError: no human_gap runs, or no pair has runs of both its tasks.
     """
-    from junk_dna.data.human_scores import base_task
-    from junk_dna.report.analysis import easy_hard_pairs, human_gap_table
-
     plt = _pyplot()
-    if df.empty or "mode" not in df.columns:
-        raise ValueError("no human_gap runs in the table: run a sweep first")
+    _check_runs(df, "mode", "human_gap")
     if pairs is None:
-        from junk_dna.experiments.human_gap import PAIRS as pairs
+        pairs = PAIRS
     full = df[df["data_fraction"] == df["data_fraction"].max()]
     gaps = human_gap_table(full, which=which)
     found = easy_hard_pairs(gaps, pairs)
@@ -231,11 +231,8 @@ def human_gap_figure(
                                     **PAIR_STYLE[kind])
             _x_ticks(ax, sub[sub["task"].isin([easy, hard])], pattern)
             ax.legend(fontsize=7, loc="lower left")
-        axes[0][col].set_xlabel("Unstructured sparsity (%)", fontsize=9)
-        axes[1][col].set_xlabel("N:M sparsity (N kept of M)", fontsize=9)
-    n_seeds = norm["seed"].nunique() if len(norm) else 0
-    spread = f"mean over {n_seeds} seeds, band = min..max" if n_seeds > 1 else "one seed"
-    models = ", ".join(sorted(map(str, df["model"].unique())))
+        _pattern_xlabels(axes, col)
+    models, spread = _models_and_seeds(df, norm)
     if any(t.endswith("-embedded") for t in gaps["task"]):
         models += " (embedded re-split tasks)"
     fig.suptitle(f"Sparse Transfer on easy vs. hard tasks (gap = (human - dense) / human; "
@@ -281,11 +278,9 @@ def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float 
     Raises:
         ValueError: no runs, or no pruned runs with a dense baseline.
     """
-    from junk_dna.report.analysis import normalize_zero_shot
 
     plt = _pyplot()
-    if df.empty or "method" not in df.columns:
-        raise ValueError("no zero-shot runs in the table: run a sweep first")
+    _check_runs(df, "method", "zero-shot")
     experiment = str(df["experiment"].iloc[0])
     norm = normalize_zero_shot(df, score=score)
     pruned = norm[norm["method"].isin(list(METHOD_LABELS))].dropna(subset=["normalized"])
@@ -329,12 +324,9 @@ def quantization_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: flo
     Raises:
         ValueError: no quantization runs with a dense baseline.
     """
-    from junk_dna.pruning.quantization import matched_sparsity
-    from junk_dna.report.analysis import normalize_zero_shot
 
     plt = _pyplot()
-    if df.empty or "method" not in df.columns:
-        raise ValueError("no quantization runs in the table: run a sweep first")
+    _check_runs(df, "method", "quantization")
     norm = normalize_zero_shot(df, score=score).dropna(subset=["normalized"])
     rtn = norm[norm["method"] == "rtn"].copy()
     if rtn.empty:
@@ -387,6 +379,25 @@ def _by_criterion(sub: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 def _control_label(name: str, criterion: str) -> str:
     extra = CRITERION_STYLE[criterion]["label"]
     return f"{name}, {extra}" if extra else name
+
+
+def _pattern_xlabels(axes: Any, col: int) -> None:
+    """The x-axis labels of the unstructured row and the N:M row, under column ``col``."""
+    axes[0][col].set_xlabel("Unstructured sparsity (%)", fontsize=9)
+    axes[1][col].set_xlabel("N:M sparsity (N kept of M)", fontsize=9)
+
+
+def _models_and_seeds(df: pd.DataFrame, norm: pd.DataFrame) -> tuple[str, str]:
+    """For a figure's title: the models of its runs, and how the seeds are summarized."""
+    n_seeds = norm["seed"].nunique() if len(norm) else 0
+    spread = f"mean over {n_seeds} seeds, band = min..max" if n_seeds > 1 else "one seed"
+    return ", ".join(sorted(map(str, df["model"].unique()))), spread
+
+
+def _check_runs(df: pd.DataFrame, column: str, what: str) -> None:
+    """Raises ValueError when the table holds no ``what`` runs (no ``column``)."""
+    if df.empty or column not in df.columns:
+        raise ValueError(f"no {what} runs in the table: run a sweep first")
 
 
 def _pyplot():

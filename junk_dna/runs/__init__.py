@@ -19,18 +19,19 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ],
     "presets": [
         "PRESET_KEYS", "Preset", "Run", "presets_file", "is_preset_path", "preset_names",
-        "load_preset", "parse_preset", "expand_preset", "varying_keys", "lookup_experiment",
-        "list_experiments", "PresetSummary", "preset_summaries"
+        "load_preset", "parse_preset", "cached_resolver", "bound_validator", "expand_preset",
+        "varying_keys", "lookup_experiment", "list_experiments", "PresetSummary",
+        "preset_summaries"
     ],
     "resources": [
         "SLURM_KEYS", "DEFAULT_TIMEOUT_MIN", "DEFAULT_ARRAY_PARALLELISM", "DEFAULT_MAX_ARRAY_SIZE",
         "SlurmResources", "check_slurm_block", "parse_overrides", "resolve_resources"
     ],
     "notebook": [
-        "KERNEL_NAME", "STAGGER_S", "KERNEL_START_TIMEOUT_S", "default_notebooks_dir",
-        "find_notebook", "find_notebook_or_reason", "available_cpus", "Launcher",
-        "execute_notebook", "execute_run", "native_kernel_manager_class", "watch_parent",
-        "report_failure", "worker_main"
+        "KERNEL_NAME", "PARENT_ENV", "STAGGER_S", "KERNEL_START_TIMEOUT_S",
+        "default_notebooks_dir", "find_notebook", "find_notebook_or_reason", "available_cpus",
+        "Launcher", "execute_notebook", "execute_run", "native_kernel_manager_class",
+        "watch_parent", "report_failure", "worker_main"
     ],
     "kernels": [
         "ENGINE_NAME", "RESET_TIMEOUT_S", "WorkerDied", "KernelWorker", "KernelPool", "serve"

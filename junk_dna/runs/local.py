@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from junk_dna.experiments import Experiment, experiment_names, same_protocol
 from junk_dna.runs.errors import SweepError
@@ -92,23 +92,14 @@ class SweepResult:
         return self.root / run_id / ERROR_NAME
 
 
-def run_sweep(
-    experiment: str,
-    preset: str,
-    *,
-    runs_dir: str | os.PathLike[str] = DEFAULT_RUNS_DIR,
-    jobs: int | None = None,
-    dry_run: bool = False,
-    notebooks_dir: str | os.PathLike[str] | None = None,
-    progress: bool = True,
-    out: IO[str] | None = None,
-    reuse_kernels: bool = True,
-) -> SweepResult:
+def run_sweep(experiment: str, preset: str, **options: Any) -> SweepResult:
     """Expand ``preset`` of ``experiment`` and execute every run not finished yet.
 
-    Everything is validated before the first run starts. Runs execute in subprocesses,
-    ``jobs`` at once (default: the preset's ``jobs``, else 1), in the preset's order; each
-    gets ``JUNK_DNA_THREADS = max(1, cpus // jobs)``. With ``reuse_kernels`` (default) each
+    ``options`` are those of :func:`run_sweeps`: ``runs_dir``, ``jobs``, ``dry_run``,
+    ``notebooks_dir``, ``progress``, ``out``, ``reuse_kernels``. Everything is validated
+    before the first run starts. Runs execute in subprocesses, ``jobs`` at once (default: the
+    preset's ``jobs``, else 1), in the preset's order; each gets ``JUNK_DNA_THREADS = max(1,
+    cpus // jobs)``. With ``reuse_kernels`` (default) each
     of the ``jobs`` slots keeps one worker and one kernel across its runs, namespace reset
     between runs (:mod:`junk_dna.runs.kernels`); ``False`` starts a new kernel for every run. A
     failing run keeps its executed notebook and gets an ``error.txt``; the others go on. A
@@ -122,9 +113,7 @@ def run_sweep(
         SweepLockedError: another sweep holds ``<runs_dir>/<experiment>/.sweep.lock``.
         KeyboardInterrupt: after stopping the running subprocesses (rerun to resume).
     """
-    return run_sweeps([experiment], preset, runs_dir=runs_dir, jobs=jobs, dry_run=dry_run,
-                      notebooks_dir=notebooks_dir, progress=progress, out=out,
-                      reuse_kernels=reuse_kernels)[0]
+    return run_sweeps([experiment], preset, **options)[0]
 
 
 def run_sweeps(

@@ -10,7 +10,6 @@ from junk_dna.experiments.conditions import (
     ConditionRunner,
     condition_label,
     get_conditions,
-    register_conditions,
 )
 from junk_dna.experiments.zero_shot import EXPERIMENT_DEFAULTS, ZeroShotConfig
 
@@ -39,17 +38,14 @@ def test_unknown_experiment_is_named_with_the_allowed_ones() -> None:
         get_conditions("nope")
 
 
-def test_a_new_experiment_is_a_new_runner() -> None:
+def test_a_new_experiment_is_a_new_runner(monkeypatch: pytest.MonkeyPatch) -> None:
     def run(scorer, cfg) -> None:  # noqa: ANN001
         scorer.info["n_questions"] = 0
 
-    runner = register_conditions(ConditionRunner(
-        experiment="toy", defaults={"task": "arc_easy", "conditions": None},
-        task_kinds=("mc",), label=lambda c: "all", run=run))
-    try:
-        cfg = ZeroShotConfig(experiment="toy", task="arc_easy", conditions=None)
-        assert cfg.normalized().mc_task is None and get_conditions("toy") is runner
-        with pytest.raises(ValueError, match="toy takes no conditions"):
-            ZeroShotConfig(experiment="toy", task="arc_easy", conditions=[1])
-    finally:
-        del CONDITIONS["toy"]
+    runner = ConditionRunner(experiment="toy", defaults={"task": "arc_easy", "conditions": None},
+                             task_kinds=("mc",), label=lambda c: "all", run=run)
+    monkeypatch.setitem(CONDITIONS, "toy", runner)
+    cfg = ZeroShotConfig(experiment="toy", task="arc_easy", conditions=None)
+    assert cfg.normalized().mc_task is None and get_conditions("toy") is runner
+    with pytest.raises(ValueError, match="toy takes no conditions"):
+        ZeroShotConfig(experiment="toy", task="arc_easy", conditions=[1])

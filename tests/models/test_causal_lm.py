@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import junk_dna.models.causal_lm as lm_models
+import junk_dna.models.resolve as resolve
 from junk_dna.models.causal_lm import (
     CAUSAL_ALIASES,
     PAPER_MODEL,
@@ -153,7 +154,7 @@ def test_resolution_kinds(tmp_path, tiny_folder, monkeypatch):
     gguf_file = tmp_path / "m.gguf"
     gguf_file.write_bytes(b"GGUF")
     assert resolve_causal_lm(os.fspath(gguf_file)).source == "local"
-    monkeypatch.setattr(lm_models, "package_path", lambda package, relative: None)
+    monkeypatch.setattr(resolve, "package_path", lambda package, relative: None)
     fallback = resolve_causal_lm("smollm2")
     assert (fallback.location, fallback.source) == (CAUSAL_ALIASES["smollm2"].hub_id, "hub")
     assert "not installed" in fallback.detail

@@ -15,9 +15,9 @@ def test_alias_resolves_to_installed_package_and_records_it():
 
 
 def test_alias_falls_back_to_the_hub_id_when_package_missing(monkeypatch):
-    import junk_dna.models.encoders as models
+    import junk_dna.models.resolve as resolve
 
-    monkeypatch.setattr(models, "package_path", lambda *_: None)
+    monkeypatch.setattr(resolve, "package_path", lambda *_: None)
     r = resolve_model("minilm")
     assert (r.source, r.location) == ("hub", "sentence-transformers/all-MiniLM-L6-v2")
 

@@ -6,10 +6,9 @@ import pytest
 import torch
 
 import junk_dna.pruning.quantization as quantization
-from junk_dna.pruning.config import check_quantization
+from junk_dna.pruning.config import check_quantization, matched_sparsity
 from junk_dna.pruning.llm import decoder_linears, weight_as_out_in
 from junk_dna.pruning.quantization import (
-    matched_sparsity,
     quantize_causal_lm,
     quantize_weight,
     rtn_quantize,

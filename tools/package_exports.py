@@ -1,0 +1,85 @@
+"""Rewrite (or check) the lazy re-exports of every junk_dna subpackage's ``__init__``.
+
+    python tools/package_exports.py          # rewrite the __init__ files that differ
+    python tools/package_exports.py --check  # exit 1, naming them, if any differs
+
+Each subpackage re-exports every public name its modules define (functions, classes,
+constants), per module, through :func:`junk_dna.lazy.lazy_exports`; the ``__init__``'s
+docstring is kept. The modules are read as text: nothing is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: subpackage -> its modules, in the order their names are listed
+PACKAGES: dict[str, tuple[str, ...]] = {
+    "runs": ("errors", "layout", "presets", "resources", "notebook", "kernels", "reuse", "local",
+             "slurm", "figures"),
+    "pruning": ("config", "selection", "masks", "series", "transfer", "llm", "quantization"),
+    "models": ("resolve", "encoders", "causal_lm"),
+    "data": ("glue_tasks", "qa_tasks", "human_scores", "encode_cache"),
+    "training": ("finetune",),
+    "evaluation": ("glue_metrics", "lm_scoring"),
+    "results": ("records", "table", "provenance"),
+    "report": ("analysis", "claims", "plots"),
+}
+
+
+def public_names(path: Path) -> list[str]:
+    """The public top-level names ``path`` defines, in source order."""
+    out = []
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        names: list[str] = []
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                elts = target.elts if isinstance(target, ast.Tuple) else [target]
+                names += [e.id for e in elts if isinstance(e, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names = [node.target.id]
+        out += [n for n in names if not n.startswith("_")]
+    return out
+
+
+def init_source(package: str) -> str:
+    """The ``__init__.py`` text of ``junk_dna.<package>``."""
+    folder = ROOT / "junk_dna" / package
+    doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text(encoding="utf-8")),
+                            clean=False)
+    lines = [f'"""{doc}"""', "", "from junk_dna.lazy import lazy_exports", "",
+             "__all__, __getattr__, __dir__ = lazy_exports(__name__, {"]
+    for module in PACKAGES[package]:
+        body = ", ".join(f'"{n}"' for n in public_names(folder / f"{module}.py"))
+        lines.append(f'    "{module}": [')
+        lines += [f"        {chunk}" for chunk in textwrap.wrap(body, 91)]
+        lines.append("    ],")
+    lines.append("})")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
+    args = parser.parse_args(argv)
+    stale = []
+    for package in PACKAGES:
+        path = ROOT / "junk_dna" / package / "__init__.py"
+        want = init_source(package)
+        if path.read_text(encoding="utf-8") != want:
+            stale.append(path.relative_to(ROOT))
+            if not args.check:
+                path.write_text(want, encoding="utf-8")
+    for path in stale:
+        print(f"{'stale' if args.check else 'rewrote'}: {path}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
