@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -181,12 +181,16 @@ class TaskData:
         train: field name -> list of values (text fields and ``"label"``), n_train long.
         evals: eval split name -> the same kind of mapping.
         resolved: where the data came from (for the run record).
+        eval_ids: eval split name -> one id per example, stable across runs that see the
+            same examples (the row index in the dataset split the examples come from: for
+            an embedded task, its validation split before the re-split).
     """
 
     spec: TaskSpec
     train: dict[str, list[Any]]
     evals: dict[str, dict[str, list[Any]]]
     resolved: dict[str, Any]
+    eval_ids: dict[str, list[str]] = field(default_factory=dict)
 
 
 def embedded_data_root() -> Path | None:
@@ -226,15 +230,15 @@ def load_task(
     spec = get_task(name)
     check_fraction(data_fraction, subset)
     if spec.source == "embedded":
-        train, evals, resolved = _load_embedded(spec, split_seed)
+        train, evals, resolved, ids = _load_embedded(spec, split_seed)
     else:
-        train, evals, resolved = _load_hub(spec)
+        train, evals, resolved, ids = _load_hub(spec)
     n_full = len(train["label"])
     keep = select_fraction(n_full, data_fraction, subset, seed)
     train = {k: [v[i] for i in keep] for k, v in train.items()}
     resolved.update(n_train_full=n_full, n_train=len(keep),
                     n_eval={k: len(v["label"]) for k, v in evals.items()})
-    return TaskData(spec=spec, train=train, evals=evals, resolved=resolved)
+    return TaskData(spec=spec, train=train, evals=evals, resolved=resolved, eval_ids=ids)
 
 
 def select_fraction(n: int, data_fraction: float, subset: str, seed: int) -> list[int]:
@@ -309,10 +313,12 @@ def _load_embedded(spec: TaskSpec, split_seed: int):
         )
     path = root / str(spec.embedded_path)
     ds = datasets.load_from_disk(os.fspath(path))
+    rows = list(range(len(ds)))  # each example's row in the shipped split: its id
     if spec.max_rows is not None and len(ds) > spec.max_rows:
         # A fixed subset (split seed, not the run seed) keeps big sets affordable on a CPU.
-        keep = np.random.default_rng(split_seed).permutation(len(ds))[:spec.max_rows]
-        ds = ds.select(sorted(keep.tolist()))
+        rows = sorted(np.random.default_rng(split_seed).permutation(len(ds))[:spec.max_rows]
+                      .tolist())
+        ds = ds.select(rows)
     full = _columns(ds, spec)
     n = len(full["label"])
     order = np.random.default_rng(split_seed).permutation(n)
@@ -325,7 +331,7 @@ def _load_embedded(spec: TaskSpec, split_seed: int):
                 "resplit": f"{len(train_idx)} train / {n_test} test of {n} validation rows"
                 + (f" (a fixed subset of {spec.max_rows})" if spec.max_rows is not None
                    and n == spec.max_rows else "")}
-    return train, {"test": test}, resolved
+    return train, {"test": test}, resolved, {"test": [str(rows[i]) for i in test_idx]}
 
 
 def _load_hub(spec: TaskSpec):
@@ -336,4 +342,5 @@ def _load_hub(spec: TaskSpec):
     evals = {s: _columns(datasets.load_dataset(spec.hub_id, spec.hub_config, split=s), spec)
              for s in spec.eval_splits}
     resolved = {"data_source": "hub", "data_path": f"{spec.hub_id}/{spec.hub_config}"}
-    return train, evals, resolved
+    return train, evals, resolved, {s: [str(i) for i in range(len(cols["label"]))]
+                                    for s, cols in evals.items()}

@@ -253,6 +253,7 @@ def load_mc(
     source: str | None = None,
     subjects: Sequence[str] | None = None,
     support_only: bool = False,
+    offset: int = 0,
 ) -> list[MCQuestion]:
     """Load a multiple-choice task.
 
@@ -266,6 +267,8 @@ def load_mc(
         subjects: MMLU only: the subjects kept (default all 57, alphabetical).
         support_only: keep only questions with a support passage (SciQ: 887 of 1,000), the
             set of the context-length setting.
+        offset: questions skipped in dataset order before the selection (after
+            ``support_only``), e.g. to keep a pilot's block of questions out of a study.
 
     Raises:
         ValueError: unknown task, source, selection or subject; bad ``n``; ``subjects`` or
@@ -284,7 +287,7 @@ def load_mc(
     questions = _load_rows(spec, source, subjects)
     if support_only:
         questions = [q for q in questions if q.support is not None]
-    return _select(questions, n, selection, seed, name)
+    return _select(questions, n, selection, seed, name, offset)
 
 
 def load_factoid(
@@ -295,6 +298,7 @@ def load_factoid(
     seed: int = 0,
     source: str | None = None,
     context_chars: int = TRIVIAQA_CONTEXT_CHARS,
+    offset: int = 0,
 ) -> list[FactoidQuestion]:
     """Load a factoid QA task.
 
@@ -306,6 +310,7 @@ def load_factoid(
             copy, else the hub (``triviaqa_rc``).
         context_chars: ``triviaqa_rc`` only: evidence truncation in characters (the original
             code's 3,072).
+        offset: as in :func:`load_mc`.
 
     Raises:
         ValueError: unknown task, source or selection; bad ``n`` or ``context_chars``;
@@ -316,9 +321,10 @@ def load_factoid(
     source = _check_common(spec, n, selection, seed, source)
     if not _is_int(context_chars) or context_chars < 0:
         raise ValueError(f"context_chars must be an integer >= 0, got {context_chars!r}")
-    hub_slice = n if (selection == "first" and source == "hub") else None
+    hub_slice = n + offset if (selection == "first" and source == "hub" and n is not None
+                               ) else None
     questions = _load_rows(spec, source, None, context_chars=context_chars, hub_slice=hub_slice)
-    return _select(questions, n, selection, seed, name)
+    return _select(questions, n, selection, seed, name, offset)
 
 
 def _is_int(x: Any) -> bool:
@@ -357,11 +363,17 @@ def _check_subjects(subjects: Sequence[str]) -> tuple[str, ...]:
 
 
 def _select(questions: list[Any], n: int | None, selection: str, seed: int,
-            name: str) -> list[Any]:
+            name: str, offset: int = 0) -> list[Any]:
+    if not _is_int(offset) or offset < 0:
+        raise ValueError(f"offset must be an integer >= 0, got {offset!r}")
+    if offset > len(questions):
+        raise ValueError(f"offset={offset} exceeds the {len(questions)} questions of {name!r}")
+    questions = questions[offset:]
     if n is None:
         return questions
     if n > len(questions):
-        raise ValueError(f"n={n} exceeds the {len(questions)} questions of {name!r}")
+        raise ValueError(f"n={n} exceeds the {len(questions)} questions of {name!r}"
+                         + (f" after the first {offset}" if offset else ""))
     if selection == "first":
         return questions[:n]
     keep = np.random.default_rng(seed).choice(len(questions), size=n, replace=False)

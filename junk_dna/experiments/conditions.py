@@ -86,13 +86,13 @@ def formatted(questions: Sequence[Any], fmt: str, **prompt_kw: Any) -> list:
 def load_mc(cfg: Any, task: str | None = None, *, extra: int = 0, **kw: Any) -> list:
     """The run's multiple-choice questions (``extra`` more, e.g. a few-shot pool)."""
     return qa_tasks.load_mc(task or cfg.task, n=cfg.n_questions + extra,
-                            selection=cfg.selection, seed=cfg.seed, **kw)
+                            selection=cfg.selection, seed=cfg.seed, offset=cfg.offset, **kw)
 
 
 def load_factoid(cfg: Any) -> list:
     """The run's factoid questions."""
     return qa_tasks.load_factoid(cfg.task, cfg.n_questions, selection=cfg.selection,
-                                 seed=cfg.seed)
+                                 seed=cfg.seed, offset=cfg.offset)
 
 
 @dataclass(frozen=True)

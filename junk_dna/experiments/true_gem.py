@@ -7,6 +7,7 @@ sparse_to_dense), evaluate after every epoch, and write one record.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -34,6 +35,8 @@ PATTERNS: tuple[str, ...] = ("unstructured", "nm")
 FINETUNE_PROTOCOL = "finetune"
 PRUNABLE_POLICIES: tuple[str, ...] = ("encoder", "original")
 PRUNING_FIELDS: tuple[str, ...] = ("pattern", "sparsity", "nm", "scope", "criterion")
+PER_EXAMPLE_NAME = "per_example.json"
+"""The file beside a fine-tuning record holding the last evaluation's per-example outcomes."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class TrueGemConfig:
     prunable: str | None = param("encoder", "encoder (pre-trained linears) | original (+head)")
     include_embeddings: bool | None = param(False, "also prune embeddings (no --noembed)")
     seed: int = param(41, "data subset, task head, shuffling and random masks")
-    epochs: int = param(2, "passes over the training split (the original: 3)")
+    epochs: int = param(6, "passes over the training split (the original: 3)")
     batch_size: int = param(16, "training examples per optimizer step")
     learning_rate: float = param(1e-4, "peak AdamW learning rate (the original: 2e-5)")
     weight_decay: float = param(0.0, "AdamW decay of all but biases and LayerNorm weights")
@@ -72,6 +75,9 @@ class TrueGemConfig:
     eval_batch_size: int = param(64, "examples per evaluation forward pass")
     mixed_precision: str = param("no", "no | fp16 | bf16 (through accelerate, on a GPU)")
     group_by_length: bool = param(True, "batch similar lengths, less padding (original: no)")
+    max_steps: int | None = param(None, "optimizer steps, any data size (None: epochs)")
+    eval_steps: int | None = param(None, "evaluate every n steps and last (None: epochs)")
+    split_seed: int | None = param(None, "embedded re-split seed (None: the run seed)")
 
     def __post_init__(self) -> None:
         get_task(self.task)
@@ -89,6 +95,11 @@ class TrueGemConfig:
         check_int("batch_size", self.batch_size, 1)
         check_int("max_length", self.max_length, 8)
         check_int("eval_batch_size", self.eval_batch_size, 1)
+        for name in ("max_steps", "eval_steps"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1)
+        if self.split_seed is not None:
+            check_int("split_seed", self.split_seed, 0)
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
             raise ValueError(f"learning_rate {self.learning_rate!r} must be a number > 0")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
@@ -132,6 +143,10 @@ class TrueGemConfig:
             n, m = parse_nm(str(self.nm))
             values.update(sparsity=None, scope=None, nm=f"{n}:{m}",
                           criterion=self.criterion or "magnitude")
+        # the re-split seed of an embedded task, explicit (a hub task has no re-split)
+        embedded = get_task(self.task).source == "embedded"
+        values["split_seed"] = (self.seed if self.split_seed is None else self.split_seed
+                                ) if embedded else None
         values["data_fraction"] = float(self.data_fraction)
         values["learning_rate"] = float(self.learning_rate)
         values["weight_decay"] = float(self.weight_decay)
@@ -237,7 +252,7 @@ def run(
     timings = {"setup": time.perf_counter() - start}
     clock = time.perf_counter()
     data = load_task(cfg.task, data_fraction=cfg.data_fraction, subset=cfg.subset,
-                     seed=cfg.seed)
+                     seed=cfg.seed, split_seed=cfg.split_seed or 0)
     timings["load_data"] = time.perf_counter() - clock
     clock = time.perf_counter()
     loaded = load_model(cfg.model, head=data.spec.head, num_labels=data.spec.num_labels)
@@ -261,8 +276,18 @@ def run(
     if run_dir is not None:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_text(Path(run_dir) / "sparsity.csv", pruned.report.to_csv(index=False))
+        atomic_write_text(Path(run_dir) / PER_EXAMPLE_NAME,
+                          json.dumps(per_example(data, result), separators=(",", ":")))
         write_record(run_dir, record)
     return record
+
+
+def per_example(data: TaskData, result: TrainResult) -> dict[str, Any]:
+    """The last evaluation's outcome on every test example, for paired analyses: per eval
+    split, the example ids (stable across runs of the same split), labels and predictions.
+    Written as ``per_example.json`` beside the record."""
+    return {"splits": {split: {"ids": list(data.eval_ids.get(split, [])), **outcome}
+                       for split, outcome in result.predictions.items()}}
 
 
 @dataclass
@@ -296,7 +321,9 @@ def _prune_pretrained(loaded: LoadedModel, cfg: TrueGemConfig) -> _Pruned:
     masks = {} if pruning is None else compute_masks(
         {k: v.detach() for k, v in params.items()}, pruning,
         group_dims=nm_group_dims(model, params))
-    return _Pruned(params, masks, sparsity_report(params, masks if masks else None), pruning)
+    report = sparsity_report(params, masks if masks else None,
+                             target=None if pruning is None else pruning.target_sparsity)
+    return _Pruned(params, masks, report, pruning)
 
 
 def _enforcer_factory(pruned: _Pruned, mode: str, enforcers: list[MaskEnforcer]
@@ -338,6 +365,9 @@ def _record(cfg: TrueGemConfig, experiment: str, run_dir: str | Path | None,
             loaded: LoadedModel, data: TaskData, pruned: _Pruned, result: TrainResult,
             violations: int, after: pd.DataFrame) -> dict[str, Any]:
     """The run's record (see :mod:`junk_dna.results.records`), provenance aside."""
+    # torch: imported when a run starts, not when its parameters are validated
+    from junk_dna.pruning.masks import head_side_names
+
     total = pruned.report.iloc[-1]
     return {
         "experiment": experiment,
@@ -347,7 +377,10 @@ def _record(cfg: TrueGemConfig, experiment: str, run_dir: str | Path | None,
         "resolved": {**loaded.resolved.as_record(),
                      **{k: v for k, v in data.resolved.items() if not isinstance(v, dict)},
                      "n_eval": data.resolved.get("n_eval"),
-                     "prunable_tensors": len(pruned.params)},
+                     "prunable_tensors": len(pruned.params),
+                     # trained like the task head, never pruned under the "encoder" policy
+                     "head_side": (head_side_names(loaded.model)
+                                   if (cfg.prunable or "encoder") == "encoder" else [])},
         "epochs": result.epochs,
         "final": {"last": result.last, "best": result.best, "best_epoch": result.best_epoch},
         "sparsity": {
@@ -357,7 +390,11 @@ def _record(cfg: TrueGemConfig, experiment: str, run_dir: str | Path | None,
             "pruned": int(total["pruned"]),
             "zeros_after_training": float(after.iloc[-1]["sparsity"]),
             "invariant_violations": violations,
+            # the sparsity guard: tensors pruned > 95 % at a target <= 60 %
+            "flagged": ([str(n) for n in pruned.report.loc[pruned.report["flagged"], "name"]]
+                        if "flagged" in pruned.report else []),
         },
+        "per_example": PER_EXAMPLE_NAME,
         "steps": result.steps,
         # split -> whether its tokenized features came from this process's cache
         "encode_cache": dict(result.encode_cache),

@@ -96,6 +96,7 @@ class ZeroShotConfig:
     mc_task: str | None = param(None, "factoid_vs_mc: the multiple-choice task")
     n_questions: int = param(50, "questions evaluated (after the few-shot pool is set aside)")
     selection: str = param("first", "first n questions (the paper's) | a seeded random sample")
+    offset: int = param(0, "questions skipped in dataset order first (keeps a pilot block out)")
     conditions: list | None = param(None, "the experiment's conditions (see the text above)")
     max_new_tokens: int = param(32, "factoid generation: new tokens (the original: 32)")
     batch_tokens: int = param(1024, "multiple-choice scoring: tokens per forward batch")
@@ -166,6 +167,7 @@ def _validate_config(cfg: ZeroShotConfig) -> None:
     check_choice("dtype", cfg.dtype, ("float32", "float16", "bfloat16"))
     check_choice("device_map", cfg.device_map, (None, "auto"))
     check_choice("selection", cfg.selection, SELECTIONS)
+    check_int("offset", cfg.offset, 0)
     for name in ("n_questions", "max_new_tokens", "batch_tokens", "gen_batch_size"):
         check_int(name, getattr(cfg, name), 1)
     check_int("seed", cfg.seed, 0)

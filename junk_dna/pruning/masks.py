@@ -57,6 +57,21 @@ from junk_dna.pruning.selection import (
 # --------------------------------------------------------------------------------------------
 # which weights
 
+HEAD_SIDE_MODULES: tuple[str, ...] = ("pooler",)
+"""Children of the base model that the ``"encoder"`` policy leaves to the head side (never
+pruned, trained like the task head). A pooler sits between the encoder and the task head on the
+only path from one to the other; the pre-training objective of many checkpoints never trained
+it (sentence-embedding models pool token states themselves; RoBERTa has no next-sentence
+task), so its weights can be far smaller than the encoder's: in all-MiniLM-L6-v2 mean |w| is
+about 0.007 against 0.03-0.07, and one global threshold prunes it first and almost whole,
+which cuts the classifier off (96 % of it at 30 % global sparsity, all of it at 70 %)."""
+
+GUARD_TENSOR_SPARSITY = 0.95
+"""The sparsity guard: a tensor pruned more than this share ..."""
+GUARD_MAX_TARGET = 0.60
+"""... while the run's target sparsity is at most this is flagged (:func:`flag_tensors`): one
+global threshold has taken a whole tensor, so the run measures a cut path, not lost knowledge."""
+
 
 def conv1d_type() -> type | None:
     """transformers' ``Conv1D`` (GPT-2 style linear, weight ``[in, out]``), if importable."""
@@ -81,8 +96,9 @@ def select_prunable(
         policy:
             ``"encoder"`` (default): the ``.weight`` of every ``nn.Linear`` and transformers
             ``Conv1D`` inside ``model.base_model`` (the model itself if it has none), minus the
-            names in ``new_param_names``. Embeddings, norms and biases are never included, nor
-            the task head (it lives outside ``base_model``).
+            names in ``new_param_names`` and minus the head side of the base model
+            (:func:`head_side_names`: its pooler). Embeddings, norms and biases are never
+            included, nor the task head (it lives outside ``base_model``).
             ``"original"``: the original GLUE code: every parameter with 2 or 4 dims whose name
             contains neither ``"bias"`` nor ``"norm"`` (case-insensitive); names containing
             ``"embed"`` only if ``include_embeddings``. This includes the randomly initialized
@@ -125,12 +141,24 @@ def select_prunable(
         for module in base.modules()
         if isinstance(module, kinds) and isinstance(getattr(module, "weight", None), nn.Parameter)
     }
-    excluded = set(new_param_names)
+    excluded = set(new_param_names) | set(head_side_names(model))
     return {
         name: param
         for name, param in model.named_parameters()
         if id(param) in wanted and name not in excluded
     }
+
+
+def head_side_names(model: nn.Module) -> list[str]:
+    """Parameter names (as ``model.named_parameters()`` gives them) of the base model's
+    head-side children (:data:`HEAD_SIDE_MODULES`, e.g. ``bert.pooler.dense.weight``), which
+    the ``"encoder"`` policy never prunes. Empty for a model without them."""
+    base = getattr(model, "base_model", model)
+    if not isinstance(base, nn.Module):
+        base = model
+    ids = {id(p) for name, child in base.named_children() if name in HEAD_SIDE_MODULES
+           for p in child.parameters()}
+    return [name for name, p in model.named_parameters() if id(p) in ids]
 
 
 def nm_group_dim(module: nn.Module) -> int:
@@ -419,7 +447,8 @@ def apply_masks(params: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> No
 
 @torch.no_grad()
 def sparsity_report(
-    params: Mapping[str, Tensor], masks: Mapping[str, Tensor] | None = None
+    params: Mapping[str, Tensor], masks: Mapping[str, Tensor] | None = None,
+    target: float | None = None,
 ) -> pd.DataFrame:
     """Per-tensor pruning counts, plus a final ``"TOTAL"`` row.
 
@@ -427,10 +456,13 @@ def sparsity_report(
         params: name -> tensor.
         masks: name -> bool mask for every name of ``params``; if given, ``pruned`` counts the
             ``False`` entries, else it counts the exact zeros of each tensor.
+        target: the run's target sparsity; given, the column ``flagged`` marks the tensors
+            the sparsity guard flags (:func:`flag_tensors`; never the TOTAL row).
 
     Returns:
         DataFrame with columns ``name``, ``shape`` (str, ``""`` for TOTAL), ``numel``,
-        ``pruned``, ``sparsity`` (``pruned / numel``, 0 for empty tensors).
+        ``pruned``, ``sparsity`` (``pruned / numel``, 0 for empty tensors), and ``flagged``
+        (bool) when ``target`` is given.
 
     Raises:
         ValueError: a parameter without a mask, or a mask of the wrong shape or dtype.
@@ -451,7 +483,21 @@ def sparsity_report(
     rows.append(("TOTAL", "", numel, pruned))
     df = pd.DataFrame(rows, columns=["name", "shape", "numel", "pruned"])
     df["sparsity"] = [p / n if n else 0.0 for n, p in zip(df["numel"], df["pruned"], strict=True)]
+    if target is not None:
+        flagged = set(flag_tensors(df, target))
+        df["flagged"] = [name in flagged for name in df["name"]]
     return df
+
+
+def flag_tensors(report: pd.DataFrame, target: float) -> list[str]:
+    """The sparsity guard: names of the tensors of a :func:`sparsity_report` pruned more than
+    :data:`GUARD_TENSOR_SPARSITY` while the run's ``target`` sparsity is at most
+    :data:`GUARD_MAX_TARGET` (the TOTAL row is never flagged; nothing is flagged above the
+    target bound, where whole tensors may go for want of anything else to prune)."""
+    if float(target) > GUARD_MAX_TARGET:
+        return []
+    rows = report[(report["name"] != "TOTAL") & (report["sparsity"] > GUARD_TENSOR_SPARSITY)]
+    return [str(n) for n in rows["name"]]
 
 
 def summarize(report_df: pd.DataFrame) -> dict[str, int | float]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,12 @@ class TrainConfig:
             sorted by length and cut into batches, whose order is shuffled again. Same
             examples per epoch, same number of steps, far less padding (about 1.6x fewer
             tokens on SST-2). ``False`` (plain shuffling) is the original's protocol.
+        max_steps: optimizer steps in all, whatever the data size (run_glue's
+            ``--max_train_steps``): the epochs run until this many steps are taken, the
+            last one possibly cut short, and the schedule spans them. ``None``: ``epochs``
+            full epochs.
+        eval_steps: evaluate after every ``eval_steps`` optimizer steps and after the last
+            one. ``None``: after every epoch (the original).
 
     The defaults are the original run_glue protocol's, for calling :func:`fine_tune`
     directly; an experiment's run takes every field from its own config
@@ -77,6 +83,8 @@ class TrainConfig:
     seed: int = 0
     mixed_precision: str = "no"
     group_by_length: bool = False
+    max_steps: int | None = None
+    eval_steps: int | None = None
 
 
 class LengthGroupedBatchSampler:
@@ -117,11 +125,16 @@ class TrainResult:
     """What a fine-tune measured.
 
     Attributes:
-        epochs: one entry per epoch: ``{"epoch": e, "metrics": {name: value}}``.
-        last: metrics after the last epoch. best: metrics of the best epoch (main metric).
-        best_epoch: 1-based epoch of ``best``.
+        epochs: one entry per evaluation: ``{"epoch": e, "step": s, "metrics": {name:
+            value}, "train_loss": mean loss of the steps since the previous evaluation}``
+            (``e`` = steps / steps per epoch, a whole number when evaluating every epoch).
+        last: metrics of the last evaluation. best: metrics of the best one (main metric).
+        best_epoch: ``epoch`` of ``best``.
         steps: optimizer steps taken.
-        train_loss: mean training loss per epoch.
+        train_loss: the ``train_loss`` of every evaluation entry.
+        predictions: eval split -> ``{"prediction": [...], "label": [...]}`` of the last
+            evaluation, one value per example in the split's order (class index, option
+            index, or the regression score).
         timings: wall seconds spent in ``tokenize`` (getting the encoded features of every
             split: tokenizing on a cache miss, hashing the inputs and copying the features
             out of the cache on a hit; see :func:`encode_cached`), ``train`` (optimizer steps
@@ -138,6 +151,7 @@ class TrainResult:
     train_loss: list[float] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     encode_cache: dict[str, bool] = field(default_factory=dict)
+    predictions: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
 
 def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -207,6 +221,19 @@ def evaluate(
     Returns:
         metric name -> value.
     """
+    preds, labels = predict(model, loader, num_labels)
+    return get_metric(metric)(preds, labels)
+
+
+def predict(model: torch.nn.Module, loader: Any, num_labels: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and labels of ``model`` over a loader, in the loader's order (model put in
+    eval mode).
+
+    Returns:
+        ``(predictions, labels)``, each of shape (n,): argmax class or option indices, or the
+        raw scores when ``num_labels == 1`` (regression).
+    """
     model.eval()
     preds, labels = [], []
     with torch.no_grad():
@@ -217,7 +244,7 @@ def evaluate(
             else:
                 preds.append(logits.argmax(-1).cpu().numpy())
             labels.append(batch["labels"].cpu().numpy())
-    return get_metric(metric)(np.concatenate(preds), np.concatenate(labels))
+    return np.concatenate(preds), np.concatenate(labels)
 
 
 def fine_tune(
@@ -253,52 +280,104 @@ def fine_tune(
     accelerator = Accelerator(mixed_precision=config.mixed_precision,
                               cpu=not torch.cuda.is_available())
     clock = time.perf_counter()
-    train_loader, eval_loaders, cache_hits, n_train = _data_loaders(tokenizer, data, config)
+    loaders = _data_loaders(tokenizer, data, config)
     tokenize_s = time.perf_counter() - clock
     # The fused kernel (CPU and CUDA) is the same AdamW update, many times faster on CPU.
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay),
                                   lr=config.learning_rate, fused=True)
-    steps_per_epoch = math.ceil(n_train / config.batch_size)
-    total = steps_per_epoch * config.epochs
+    steps_per_epoch = math.ceil(loaders.n_train / config.batch_size)
+    total = (config.max_steps if config.max_steps is not None
+             else steps_per_epoch * config.epochs)
     scheduler = get_linear_schedule_with_warmup(
         optimizer, num_warmup_steps=math.ceil(config.warmup_ratio * total),
         num_training_steps=total)
     model, optimizer, train_loader, scheduler = accelerator.prepare(
-        model, optimizer, train_loader, scheduler)
-    eval_loaders = {k: accelerator.prepare(v) for k, v in eval_loaders.items()}
+        model, optimizer, loaders.train, scheduler)
+    eval_loaders = {k: accelerator.prepare(v) for k, v in loaders.evals.items()}
     enforcer = make_enforcer(accelerator.unwrap_model(model)) if make_enforcer else None
     if enforcer is not None:
         enforcer.start()
 
     result = TrainResult()
     result.timings = {"tokenize": tokenize_s, "train": 0.0, "evaluate": 0.0}
-    result.encode_cache = cache_hits
-    main_metric = spec.main_metric
+    result.encode_cache = loaders.cache_hits
+    eval_at = set(evaluation_steps(total, steps_per_epoch, config.eval_steps))
     best_value = -math.inf
-    for epoch in range(1, config.epochs + 1):
-        clock = time.perf_counter()
-        losses = _train_epoch(model, train_loader, optimizer, scheduler, accelerator, enforcer)
-        result.steps += len(losses)
+    losses: list[float] = []
+    clock = time.perf_counter()
+    for loss in _optimizer_steps(model, train_loader, optimizer, scheduler, accelerator,
+                                 enforcer, total):
+        result.steps += 1
+        losses.append(loss)
+        if result.steps not in eval_at:
+            continue
         result.timings["train"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        metrics = _evaluate_splits(model, eval_loaders, spec)
+        # iterating a loader draws from the global RNG (its worker base seed): isolated, so
+        # the evaluation schedule never changes a dropout mask of the training that follows
+        with torch.random.fork_rng(devices=_rng_devices()):
+            metrics, predictions = _evaluate_splits(model, eval_loaders, loaders.eval_orders,
+                                                    spec)
         result.timings["evaluate"] += time.perf_counter() - clock
-        entry = {"epoch": epoch, "metrics": metrics, "train_loss": float(np.mean(losses))}
+        entry = {"epoch": _epoch(result.steps, steps_per_epoch), "step": result.steps,
+                 "metrics": metrics, "train_loss": float(np.mean(losses))}
         result.epochs.append(entry)
         result.train_loss.append(entry["train_loss"])
-        if metrics[main_metric] > best_value:
-            best_value, result.best, result.best_epoch = metrics[main_metric], metrics, epoch
+        result.predictions = predictions
+        if metrics[spec.main_metric] > best_value:
+            best_value, result.best = metrics[spec.main_metric], metrics
+            result.best_epoch = entry["epoch"]
         if on_epoch is not None:
             on_epoch(entry)
+        losses = []
+        model.train()
+        clock = time.perf_counter()
     result.last = result.epochs[-1]["metrics"]
     return result
 
 
-def _data_loaders(tokenizer: Any, data: TaskData, config: TrainConfig
-                  ) -> tuple[Any, dict[str, Any], dict[str, bool], int]:
-    """The training loader (seeded shuffling, by length groups or plain) and one evaluation
-    loader per split (examples sorted by length), from the encoded splits (cached in this
-    process). Returns them with split -> cache hit, and the number of training examples."""
+def _rng_devices() -> list[int]:
+    """The CUDA devices whose RNG state :func:`torch.random.fork_rng` keeps (none on CPU)."""
+    return [torch.cuda.current_device()] if torch.cuda.is_available() else []
+
+
+def _epoch(steps: int, steps_per_epoch: int) -> int | float:
+    """Epochs done after ``steps`` optimizer steps: an int when whole (every-epoch records
+    keep their integer epochs), else rounded to 6 decimals."""
+    epochs = steps / steps_per_epoch
+    return int(epochs) if epochs.is_integer() else round(epochs, 6)
+
+
+def evaluation_steps(total: int, steps_per_epoch: int, eval_steps: int | None) -> list[int]:
+    """The optimizer steps after which a fine-tune evaluates: every ``eval_steps`` (every
+    epoch's ``steps_per_epoch`` when ``None``) and the last of ``total`` steps.
+
+    Raises:
+        ValueError: a count below 1.
+    """
+    every = steps_per_epoch if eval_steps is None else eval_steps
+    if min(total, steps_per_epoch, every) < 1:
+        raise ValueError(f"total {total}, steps_per_epoch {steps_per_epoch} and eval_steps "
+                         f"{eval_steps} must be >= 1")
+    return sorted({*range(every, total + 1, every), total})
+
+
+@dataclass
+class _Loaders:
+    """The loaders of one fine-tune: training (seeded shuffling), one per evaluation split
+    (examples sorted by length, ``eval_orders[split][k]`` = the split's index of the k-th
+    example visited), which splits came from the encode cache, and the training size."""
+
+    train: Any
+    evals: dict[str, Any]
+    eval_orders: dict[str, list[int]]
+    cache_hits: dict[str, bool]
+    n_train: int
+
+
+def _data_loaders(tokenizer: Any, data: TaskData, config: TrainConfig) -> _Loaders:
+    """The loaders of a fine-tune (see :class:`_Loaders`), from the encoded splits (cached in
+    this process)."""
     from torch.utils.data import DataLoader
     from transformers import DataCollatorWithPadding
 
@@ -320,40 +399,56 @@ def _data_loaders(tokenizer: Any, data: TaskData, config: TrainConfig
     else:
         train_loader = DataLoader(train_feats, batch_size=config.batch_size, shuffle=True,
                                   collate_fn=collate, generator=generator)
-    eval_loaders = {}
+    eval_loaders, eval_orders = {}, {}
     for split, cols in data.evals.items():
         feats, cache_hits[split] = encode_cached(tokenizer, cols, spec.text_fields,
                                                  config.max_length, fingerprint=fingerprint)
         # sorted by length: batches pad less; every metric is order-free (see evaluate)
-        eval_loaders[split] = DataLoader([feats[i] for i in eval_order(feats)],
+        eval_orders[split] = eval_order(feats)
+        eval_loaders[split] = DataLoader([feats[i] for i in eval_orders[split]],
                                          batch_size=config.eval_batch_size, collate_fn=collate)
-    return train_loader, eval_loaders, cache_hits, len(train_feats)
+    return _Loaders(train_loader, eval_loaders, eval_orders, cache_hits, len(train_feats))
 
 
-def _train_epoch(model: torch.nn.Module, loader: Any, optimizer: Any, scheduler: Any,
-                 accelerator: Any, enforcer: MaskEnforcer | None) -> list[float]:
-    """One pass over the training loader; the transfer mode's projection after every
-    optimizer step. Returns the loss of every step."""
-    model.train()
-    losses = []
-    for batch in loader:
-        loss = model(**batch).loss
-        accelerator.backward(loss)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        if enforcer is not None:
-            enforcer.after_step()
-        losses.append(loss.detach().float().item())
-    return losses
+def _optimizer_steps(model: torch.nn.Module, loader: Any, optimizer: Any, scheduler: Any,
+                     accelerator: Any, enforcer: MaskEnforcer | None, total: int
+                     ) -> Iterator[float]:
+    """Take ``total`` optimizer steps, epoch after epoch over the training loader (a new
+    shuffled order each epoch, the last epoch cut short if need be), with the transfer
+    mode's projection after every step; yields each step's loss. The model is in training
+    mode whenever a step runs (a consumer may evaluate between two steps, then call
+    ``model.train()``)."""
+    steps = 0
+    while steps < total:
+        model.train()
+        for batch in loader:
+            loss = model(**batch).loss
+            accelerator.backward(loss)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            if enforcer is not None:
+                enforcer.after_step()
+            steps += 1
+            yield loss.detach().float().item()
+            if steps == total:
+                return
 
 
 def _evaluate_splits(model: torch.nn.Module, loaders: Mapping[str, Any],
-                     spec: TaskSpec) -> dict[str, float]:
-    """Every evaluation split's metrics; those of the first split plain (``accuracy``), the
-    others' with ``@split`` (``accuracy@validation_mismatched``)."""
+                     orders: Mapping[str, Sequence[int]], spec: TaskSpec
+                     ) -> tuple[dict[str, float], dict[str, dict[str, list[Any]]]]:
+    """Every evaluation split's metrics (those of the first split plain, ``accuracy``, the
+    others' with ``@split``, ``accuracy@validation_mismatched``) and its per-example
+    predictions and labels, put back in the split's order (``orders`` as in :class:`_Loaders`).
+    """
     metrics: dict[str, float] = {}
+    predictions: dict[str, dict[str, list[Any]]] = {}
     for i, (split, loader) in enumerate(loaders.items()):
-        scores = evaluate(model, loader, spec.metric, spec.num_labels)
+        preds, labels = predict(model, loader, spec.num_labels)
+        scores = get_metric(spec.metric)(preds, labels)
         metrics.update({(k if i == 0 else f"{k}@{split}"): v for k, v in scores.items()})
-    return metrics
+        back = np.empty_like(np.asarray(orders[split]))
+        back[np.asarray(orders[split])] = np.arange(len(back))
+        predictions[split] = {"prediction": preds[back].tolist(), "label": labels[back].tolist()}
+    return metrics, predictions

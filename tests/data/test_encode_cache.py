@@ -317,13 +317,13 @@ def test_fine_tune_evaluates_longest_batches_first(tmp_path, monkeypatch):
     data = make_sentiment_data(n_train=32)
     data.evals = {"test": varied_columns(n=50, seed=2)}
     widths: list[int] = []
-    original = training.evaluate
+    original = training.predict
 
-    def spy(model, loader, metric, num_labels):
+    def spy(model, loader, num_labels):
         widths.extend(int(batch["input_ids"].shape[1]) for batch in loader)
-        return original(model, loader, metric, num_labels)
+        return original(model, loader, num_labels)
 
-    monkeypatch.setattr(training, "evaluate", spy)
+    monkeypatch.setattr(training, "predict", spy)
     fine_tune(make_tiny_bert(), make_tokenizer(tmp_path / "tok"), data,
               TrainConfig(epochs=1, batch_size=16, eval_batch_size=8))
     assert len(widths) == 7  # ceil(50 / 8): every example evaluated

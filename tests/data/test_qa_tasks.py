@@ -341,3 +341,16 @@ def test_fewshot_bad_k_and_factoid_layout():
     assert prompt.count("Answer these questions:") == 1 and prompt.endswith("Q: Q0?\nA:")
     with pytest.raises(ValueError, match="kinds"):
         qa.fewshot_prompt(f[0], bank, 1, 0, "factoid")
+
+
+@needs_data
+def test_offset_skips_a_block_of_questions_before_the_selection():
+    load_mc = qa.load_mc
+    first = load_mc("arc_easy", n=30)
+    after = load_mc("arc_easy", n=10, offset=20)
+    assert [q.id for q in after] == [q.id for q in load_mc("arc_easy", n=40)[20:30]]
+    assert not {q.id for q in after} & {q.id for q in first[:20]}
+    with pytest.raises(ValueError, match="offset"):
+        load_mc("arc_easy", n=10, offset=-1)
+    with pytest.raises(ValueError, match="after the first 565"):
+        load_mc("arc_easy", n=10, offset=565)

@@ -49,6 +49,16 @@ def test_bad_input_fails_before_any_model_loads(params, bad, monkeypatch):
     assert bad in str(err.value)
 
 
+def test_split_seed_is_the_run_seed_unless_given_and_none_for_hub_tasks():
+    assert validate({"seed": 3})["split_seed"] == 3
+    assert validate({"seed": 3, "split_seed": 0})["split_seed"] == 0
+    assert validate({"seed": 3, "task": "sst2"}, resolve=lambda name: None)["split_seed"] is None
+    with pytest.raises(ValueError, match="split_seed"):
+        validate({"split_seed": -1})
+    with pytest.raises(ValueError, match="max_steps"):
+        validate({"max_steps": 0})
+
+
 def test_normalization_gives_unused_fields_none():
     dense = validate({"mode": "dense", "sparsity": 0.7, "nm": "2:8"})
     assert dense["sparsity"] is None and dense["nm"] is None and dense["pattern"] is None
@@ -77,6 +87,19 @@ def test_a_run_writes_a_complete_record_and_is_deterministic(tiny_model_dir, tmp
     assert set(rec["final"]) == {"last", "best", "best_epoch"}
     assert 0.0 <= rec["final"]["last"]["accuracy"] <= 1.0
     assert (tmp_path / "run1" / "sparsity.csv").exists()
+    # each seed its own re-split of the embedded data, said explicitly in the params
+    assert rec["params"]["split_seed"] == 7 and rec["resolved"]["split_seed"] == 7
+    # the pooler is on the head side: trained, never pruned; nothing tripped the guard
+    assert rec["resolved"]["head_side"] == ["bert.pooler.dense.weight",
+                                            "bert.pooler.dense.bias"]
+    assert rec["sparsity"]["flagged"] == []
+    assert "flagged" in (tmp_path / "run1" / "sparsity.csv").read_text().splitlines()[0]
+    # per-example outcomes of the last evaluation, with stable example ids
+    per = json.loads((tmp_path / "run1" / rec["per_example"]).read_text())["splits"]["test"]
+    assert len(per["ids"]) == len(per["label"]) == len(per["prediction"]) == rec["resolved"][
+        "n_eval"]["test"]
+    right = sum(p == y for p, y in zip(per["prediction"], per["label"], strict=True))
+    assert right / len(per["label"]) == rec["final"]["last"]["accuracy"]
     # another run in between, in the same process (as in a sweep worker's reused kernel)
     run(dataclasses.replace(cfg, mode="dense", pattern=None, sparsity=None, seed=8),
         tmp_path / "other")

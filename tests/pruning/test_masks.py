@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -9,9 +10,13 @@ from torch import nn
 import junk_dna.pruning.selection as selection
 from junk_dna.pruning.config import CRITERIA, PATTERNS, PruningConfig, check_sparsity, parse_nm
 from junk_dna.pruning.masks import (
+    GUARD_MAX_TARGET,
+    GUARD_TENSOR_SPARSITY,
     MASK_CREATORS,
     apply_masks,
     compute_masks,
+    flag_tensors,
+    head_side_names,
     nm_group_dim,
     nm_group_dims,
     select_prunable,
@@ -363,23 +368,60 @@ def test_select_prunable_encoder_policy() -> None:
     model = tiny_bert()
     sel = select_prunable(model, new_param_names=["classifier.weight", "classifier.bias"])
     names = list(sel)
-    assert len(names) == 2 * 6 + 1  # 6 Linear per layer + pooler
+    assert len(names) == 2 * 6  # 6 Linear per layer; the pooler is on the head side
     assert all(n.endswith(".weight") for n in names)
     assert not any("embed" in n or "LayerNorm" in n or "classifier" in n for n in names)
-    assert "bert.pooler.dense.weight" in names
+    assert "bert.pooler.dense.weight" not in names
+    assert head_side_names(model) == ["bert.pooler.dense.weight", "bert.pooler.dense.bias"]
+    # the original's policy still ranks the pooler (and the head) with the encoder
+    original = select_prunable(model, "original")
+    assert "bert.pooler.dense.weight" in original and "classifier.weight" in original
     all_names = [n for n, _ in model.named_parameters()]
     assert names == [n for n in all_names if n in sel]  # model order
     assert all(sel[n] is dict(model.named_parameters())[n] for n in names)
     # the head is outside base_model anyway; new_param_names also removes base-model weights
     assert list(select_prunable(model)) == names
-    fewer = select_prunable(model, new_param_names=["bert.pooler.dense.weight"])
-    assert "bert.pooler.dense.weight" not in fewer and len(fewer) == len(names) - 1
+    fewer = select_prunable(model, new_param_names=["bert.encoder.layer.0.output.dense.weight"])
+    assert "bert.encoder.layer.0.output.dense.weight" not in fewer
+    assert len(fewer) == len(names) - 1
     with_emb = select_prunable(model, include_embeddings=True)
     assert len(with_emb) == len(names) + 3
     assert "bert.embeddings.word_embeddings.weight" in with_emb
     # a bare base model selects the same weights under its own names
     bare = select_prunable(model.bert)
     assert ["bert." + n for n in bare] == names
+
+
+def test_pooler_is_never_pruned_under_encoder_but_flagged_under_original() -> None:
+    """The pooler of a sentence-embedding BERT is tiny (unused by its objective): one global
+    threshold over the original's prunable set takes it first; the encoder policy leaves it
+    to the head side, and the guard flags the original's cut."""
+    model = tiny_bert()
+    with torch.no_grad():
+        model.bert.pooler.dense.weight.mul_(0.01)
+        model.classifier.weight.mul_(10.0)
+    config = PruningConfig(pattern="unstructured", sparsity=0.3)
+    original = select_prunable(model, "original")
+    masks = compute_masks({k: v.detach() for k, v in original.items()}, config)
+    report = sparsity_report(original, masks, target=0.3)
+    pooler = report.set_index("name").loc["bert.pooler.dense.weight"]
+    assert pooler["sparsity"] > GUARD_TENSOR_SPARSITY and bool(pooler["flagged"])
+    assert flag_tensors(report, 0.3) == ["bert.pooler.dense.weight"]
+    encoder = select_prunable(model)
+    assert "bert.pooler.dense.weight" not in encoder
+    masks = compute_masks({k: v.detach() for k, v in encoder.items()}, config)
+    report = sparsity_report(encoder, masks, target=0.3)
+    assert not report["flagged"].any()
+
+
+def test_guard_thresholds() -> None:
+    report = pd.DataFrame({"name": ["a", "b", "c", "TOTAL"], "sparsity": [0.96, 0.95, 0.2, 0.99]})
+    assert flag_tensors(report, GUARD_MAX_TARGET) == ["a"]  # > 0.95 strictly; never TOTAL
+    assert flag_tensors(report, 0.0) == ["a"]
+    assert flag_tensors(report, GUARD_MAX_TARGET + 0.01) == []  # high targets: no flag
+    # without a target the report has no flag column (the report of a dense run)
+    model = tiny_bert()
+    assert "flagged" not in sparsity_report(select_prunable(model)).columns
 
 
 def test_select_prunable_original_policy() -> None:

@@ -78,7 +78,7 @@ def test_run_id_is_stable_unique_and_filesystem_safe() -> None:
 def test_true_gem_presets_expand() -> None:
     sizes = {name: len(expand_preset("true_gem", load_preset("true_gem", name), check_hub=False))
              for name in preset_names("true_gem")}
-    assert sizes == {"smoke": 3, "default": 32, "paper": 882}
+    assert sizes == {"smoke": 3, "pilot": 18, "default": 32, "paper": 882}
 
 
 def test_hub_models_checked_once_per_model_and_never_in_dry_runs(tmp_path: Path) -> None:

@@ -86,3 +86,36 @@ def test_every_eval_split_is_scored_and_named(tmp_path):
     result = fine_tune(make_tiny_bert(), make_tokenizer(tmp_path / "tok"), data,
                        TrainConfig(epochs=1, batch_size=32, learning_rate=1e-3))
     assert set(result.last) == {"accuracy", "accuracy@validation_mismatched"}
+
+
+def test_max_steps_and_eval_steps_change_the_schedule_not_the_numbers(tmp_path):
+    """A fixed step budget cycles the data (the last epoch cut short) and the evaluation
+    schedule never changes a weight: evaluating every 4 steps or every epoch gives the same
+    model and the same final metrics (exact)."""
+    tok, data = make_tokenizer(tmp_path / "tok"), make_sentiment_data()
+    results, models = [], []
+    for eval_steps in (None, 4):
+        torch.manual_seed(0)
+        model = make_tiny_bert()
+        cfg = TrainConfig(epochs=1, batch_size=16, learning_rate=5e-3, seed=3, max_steps=15,
+                          eval_steps=eval_steps)
+        results.append(fine_tune(model, tok, data, cfg))
+        models.append(model)
+    every_epoch, every_4 = results
+    assert every_epoch.steps == every_4.steps == 15  # 6 steps an epoch: 2.5 epochs
+    assert [e["step"] for e in every_epoch.epochs] == [6, 12, 15]
+    assert [e["epoch"] for e in every_epoch.epochs] == [1, 2, 2.5]
+    assert [e["step"] for e in every_4.epochs] == [4, 8, 12, 15]
+    assert every_4.last == every_epoch.last and every_4.predictions == every_epoch.predictions
+    for (n, a), (_, b) in zip(models[0].named_parameters(), models[1].named_parameters(),
+                              strict=True):
+        assert torch.equal(a, b), n
+
+
+def test_predictions_are_per_example_in_the_split_order_and_match_the_metric(tmp_path):
+    data = make_sentiment_data()
+    _, result = _run(tmp_path)
+    out = result.predictions["test"]
+    assert out["label"] == list(data.evals["test"]["label"])  # the split's order, not sorted
+    correct = [p == y for p, y in zip(out["prediction"], out["label"], strict=True)]
+    assert sum(correct) / len(correct) == result.last["accuracy"]
