@@ -1,7 +1,7 @@
 """Calibration of the interval methods of ``junk_dna.report.stats`` by simulation.
 
-Run: ``python benchmarks/calibrate_stats.py [--experiments 1000] [--markdown docs/STATISTICS.md]``
-(about 40 minutes on 2 CPUs at the defaults; ``--quick`` for a 2-minute smoke run).
+Run: ``python benchmarks/calibrate_stats.py [--experiments 1000] [--markdown calibration.md]``
+(about 30 minutes on 2 shared CPUs at the defaults; ``--quick`` for a 2-minute smoke run).
 
 For every cell of the grid (fine-tuning: 262 test examples, chance 0.5, seeds 1/2/3/5/8 with a
 seed-level SD of each condition's true accuracy of 0/1/2/4 points; zero-shot: 1 model,
