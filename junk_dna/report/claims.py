@@ -527,7 +527,7 @@ def _estimate(ctx: _Context, test: _Test, per_seed: dict[Any, list[Curve]], stat
     if not per_seed:
         test.not_testable = test.not_testable or "no seed has every run this test needs"
         return test
-    blocks, contrasts, dropped, excluded_seeds = [], [], [], []
+    blocks, contrasts, dropped, excluded_seeds, partial = [], [], [], [], []
     metrics = None
     for seed in sorted(per_seed, key=str):
         curves = per_seed[seed]
@@ -539,6 +539,11 @@ def _estimate(ctx: _Context, test: _Test, per_seed: dict[Any, list[Curve]], stat
         if np.isnan(_apply_one(f, data)):
             excluded_seeds.append(seed)
             continue
+        used = set(stat.curves) | {i for p in stat.pairs for i in p}
+        if data.excluded & used:
+            names = ", ".join(curves[i].label or f"curve {i}" for i in sorted(data.excluded
+                                                                              & used))
+            partial.append(f"seed {seed} without {names}")
         blocks.append(data.blocks)
         contrasts.append(f)
         metrics = data.metrics
@@ -571,6 +576,9 @@ def _estimate(ctx: _Context, test: _Test, per_seed: dict[Any, list[Curve]], stat
     if excluded_seeds:
         notes.append(f"seeds {', '.join(map(str, excluded_seeds))} excluded (dense model not "
                      "clearly above chance)")
+    if partial:
+        notes.append("curves with a dense model not clearly above chance left out: "
+                     + "; ".join(partial))
     if notes:
         test.detail = (test.detail + " " if test.detail else "") + "; ".join(notes) + "."
     return test

@@ -539,3 +539,41 @@ def test_retention_table_and_the_figures_scale(tmp_path):
     assert scaled(df)["normalized"].tolist() != norm["normalized"].tolist()
     with pytest.raises(ValueError, match="scale"):
         scaled(df, scale="log")
+
+
+def test_a_curve_at_chance_is_left_out_of_its_seed_only(tmp_path):
+    runs = Runs(tmp_path)
+    runs.ft_curve("data_adequacy", SEEDS, 0.85, "sparse", DROP)
+    runs.ft_curve("data_adequacy", SEEDS[1:], 0.80, "sparse", {0.5: 0.7, 0.7: 0.65,
+                                                                 0.9: 0.6}, frac=0.25)
+    runs.ft_curve("data_adequacy", SEEDS[:1], 0.50, "sparse", {0.5: 0.5, 0.7: 0.5, 0.9: 0.5},
+                  frac=0.25)
+    table, audit = cl._evaluate(runs.table())
+    a = _row(table, "data_adequacy", cl.CLAIM_A)
+    assert a["n_seeds"] == 5 and "seed 1 without 25%" in a["detail"]
+    b = _row(table, "data_adequacy", cl.CLAIM_B)
+    assert b["n_seeds"] == 4 and "seeds 1 excluded" in b["detail"]
+    assert len(audit.exclusions) == 1 and "seed 1" in audit.exclusions[0]
+
+
+def test_readme_tool_rewrites_only_its_block(tmp_path):
+    import subprocess
+    import sys
+
+    runs = Runs(tmp_path)
+    runs.ft_curve("true_gem", SEEDS, 0.85, "sparse", DROP)
+    csv, _ = cl.write_claims(runs.table(), tmp_path / "out")
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\nbefore\n<!-- claims:begin -->\nold\n<!-- claims:end -->\nafter\n")
+    tool = Path(__file__).resolve().parents[2] / "tools" / "readme_claims.py"
+    done = subprocess.run([sys.executable, str(tool), str(csv), "--readme", str(readme)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("# x\n\nbefore\n<!-- claims:begin -->\n")
+    assert text.endswith("<!-- claims:end -->\nafter\n")
+    assert cl.readme_claims_table(csv) in text
+    readme.write_text("no markers")
+    bad = subprocess.run([sys.executable, str(tool), str(csv), "--readme", str(readme)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "claims:begin" in bad.stderr
