@@ -16,6 +16,21 @@ estimate is its mean over seeds. Metrics that are not means of per-example score
 Pearson) take the slower general path: ``per_seed[s] = (predictions (C, n_s), labels
 (n_s,))`` and a row-wise ``metric(predictions (k, n), labels (k, n)) -> (k,)``.
 
+Chance levels may differ by condition (``chance`` of the retention builders is a number or a
+vector with one level per condition, e.g. option_count's 2 options at 1/2 against 5 options at
+1/5) and by seed (``contrast`` may be a list with one contrast per seed: each fine-tuning seed
+has its own test labels, hence its own majority-class rate).
+
+Conditions scored on *different* example sets within a seed (human_gap's SST-2 and
+CommonsenseQA, factoid_vs_mc's TriviaQA and ARC-Easy) are *blocks*: :func:`estimate_blocks`
+takes per seed a list of blocks ``(C_b, n_b)`` (conditions indexed across the blocks, block
+0's first) and resamples the examples of each block independently within every drawn seed
+(stratified by block). With one block per seed it is exactly :func:`estimate` (the same
+draws, tested); its coverage was checked by simulation (tests/test_stats.py, 250 experiments
+per cell, two blocks of 200 and 225 examples: 96.4 / 94.8 % with one seed, 95.2 / 93.6 % with
+3 seeds at a seed SD of 2 points, for an R difference at a true 0 and a score difference at a
+known effect).
+
 NaN policy: a contrast is NaN where it is undefined (e.g. dense == chance for a retention).
 A seed whose observed statistic is NaN is dropped (``Estimate.n_seeds`` counts the seeds used
 and ``method`` says how many were dropped); no seed left gives an all-NaN estimate. Bootstrap
