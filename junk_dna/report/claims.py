@@ -313,6 +313,7 @@ class _SeedData:
     chance: np.ndarray
     index: dict[Cond, int]
     excluded: set[int]
+    why: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -408,7 +409,7 @@ def _assemble(ctx: _Context, setting: str, seed: Any, curves: Sequence[Curve]
     values = np.concatenate([_values(b, m) for b, m in zip(blocks, metrics, strict=True)])
     sizes = {cond: _n_units(data) for data, conds in zip(blocks, order.values(), strict=True)
              for cond in conds}
-    excluded = set()
+    excluded, why = set(), []
     for i, c in enumerate(curves):
         d = c.dense
         v, ch, n = float(values[index[d]]), float(chance[index[d]]), sizes[d]
@@ -416,10 +417,13 @@ def _assemble(ctx: _Context, setting: str, seed: Any, curves: Sequence[Curve]
         if not v - ch > limit:
             excluded.add(i)
             what = d.task if d.key is None else f"{d.task} {d.key}"
-            ctx.exclude(setting, d, f"seed {seed}, {what} (run {d.run_id}): dense {v:.3f} vs "
-                        f"chance {ch:.3f} on {n} units; dense - chance = {v - ch:.3f} <= "
-                        f"{EXCLUSION_SE:g} SE = {limit:.3f}: excluded")
-    return _SeedData(blocks, metrics, chance, index, excluded), ""
+            text = (f"seed {seed}, {what} (run {d.run_id}): dense {v:.3f} vs chance {ch:.3f} "
+                    f"on {n} units; dense - chance = {v - ch:.3f} <= {EXCLUSION_SE:g} SE = "
+                    f"{limit:.3f}")
+            ctx.exclude(setting, d, text + ": excluded")
+            if text not in why:
+                why.append(text)
+    return _SeedData(blocks, metrics, chance, index, excluded, why), ""
 
 
 def _n_units(block: Any) -> int:
@@ -528,6 +532,7 @@ def _estimate(ctx: _Context, test: _Test, per_seed: dict[Any, list[Curve]], stat
         test.not_testable = test.not_testable or "no seed has every run this test needs"
         return test
     blocks, contrasts, dropped, excluded_seeds, partial = [], [], [], [], []
+    numbers: list[str] = []
     metrics = None
     for seed in sorted(per_seed, key=str):
         curves = per_seed[seed]
@@ -538,6 +543,7 @@ def _estimate(ctx: _Context, test: _Test, per_seed: dict[Any, list[Curve]], stat
         f = _contrast(stat, curves, data)
         if np.isnan(_apply_one(f, data)):
             excluded_seeds.append(seed)
+            numbers += data.why
             continue
         used = set(stat.curves) | {i for p in stat.pairs for i in p}
         if data.excluded & used:
@@ -553,14 +559,14 @@ def _estimate(ctx: _Context, test: _Test, per_seed: dict[Any, list[Curve]], stat
         if dropped:
             why.append("; ".join(sorted(set(dropped)))[:400])
         if excluded_seeds:
-            why.append(f"every seed's dense model is not clearly above chance (seeds "
-                       f"{', '.join(map(str, excluded_seeds))}: see the excluded conditions)")
+            why.append(f"the dense model is not clearly above chance in every seed "
+                       f"({_numbers(numbers)})")
         test.not_testable = "; ".join(why) or "no data"
         return test
     if not zero_shot and excluded_seeds and len(blocks) < MIN_SEEDS:
         test.not_testable = (f"{len(blocks)} of {n_total} seeds left after excluding dense "
-                             f"models not clearly above chance (seeds "
-                             f"{', '.join(map(str, excluded_seeds))}); fewer than {MIN_SEEDS}")
+                             f"models not clearly above chance ({_numbers(numbers)}); fewer "
+                             f"than {MIN_SEEDS}")
         return test
     try:
         test.est = stats.estimate_blocks(blocks, contrasts, metrics=metrics)
@@ -582,6 +588,12 @@ def _estimate(ctx: _Context, test: _Test, per_seed: dict[Any, list[Curve]], stat
     if notes:
         test.detail = (test.detail + " " if test.detail else "") + "; ".join(notes) + "."
     return test
+
+
+def _numbers(texts: list[str], most: int = 3) -> str:
+    """The first few exclusion sentences (the rest counted)."""
+    shown = "; ".join(texts[:most])
+    return shown + (f"; and {len(texts) - most} more" if len(texts) > most else "")
 
 
 def _apply_one(f: stats.Contrast, data: _SeedData) -> float:
@@ -954,6 +966,9 @@ def _human_gap(ctx: _Context, ft: _FinetuneRuns, runs: pd.DataFrame) -> list[_Te
             found = True
             ge, gh = by_base[easy], by_base[hard]
             tests += _pair_tests(ctx, ft, model, many, label, ge, gh, gaps)
+            if all(not ft.sub(g, mode="sparse", pattern="nm").empty for g in (ge, gh)):
+                tests += _pair_tests(ctx, ft, model, many, label, ge, gh, gaps, "nm",
+                                     primary=False)
         if not found:
             t = _Test("human_gap", CLAIM_B, True, str(model),
                       _primary("human_gap", CLAIM_B).statistic, 1)
@@ -973,21 +988,23 @@ def _gaps(runs: pd.DataFrame) -> dict[str, float]:
     return {base_task(t): float(g) for t, g in zip(table["task"], table["gap"], strict=True)}
 
 
-def _pair_tests(ctx, ft, model, many, label, ge, gh, gaps) -> list[_Test]:
+def _pair_tests(ctx, ft, model, many, label, ge, gh, gaps, pattern: str = "unstructured",
+                primary: bool = True) -> list[_Test]:
+    """Claims B and A of one pair (the primary tests with ``primary``; N:M: exploratory)."""
     fe, fh = ft.fractions(ge)[-1], ft.fractions(gh)[-1]
-    xs_e, seeds_e = ft.curve_xs(ge, fe, "sparse", "unstructured")
-    xs_h, seeds_h = ft.curve_xs(gh, fh, "sparse", "unstructured")
+    xs_e, seeds_e = ft.curve_xs(ge, fe, "sparse", pattern)
+    xs_h, seeds_h = ft.curve_xs(gh, fh, "sparse", pattern)
     xs = sorted(set(xs_e) & set(xs_h))
     seeds = sorted(set(seeds_e) & set(seeds_h), key=str)
     e_name, h_name = base_task(ge[1]), base_task(gh[1])
     scope = " / ".join([*([str(model)] if many else []),
-                        f"{e_name} (easy) vs {h_name} (hard)", "unstructured"])
+                        f"{e_name} (easy) vs {h_name} (hard)", pattern])
     ge_, gh_ = gaps.get(e_name), gaps.get(h_name)
     if ge_ is not None and gh_ is not None:
         agree = "agrees with" if ge_ < gh_ else "DISAGREES with"
         gap_text = (f"computed human-model gaps {e_name} {ge_:.2f}, {h_name} {gh_:.2f}: "
                     f"{agree} the fixed labels")
-        if ge_ >= gh_:
+        if ge_ >= gh_ and primary:
             ctx.audit.notes.append(
                 f"human_gap {label}: the computed gap of the fixed easy task {e_name} "
                 f"({ge_:.2f}) is not smaller than that of the fixed hard task {h_name} "
@@ -996,23 +1013,23 @@ def _pair_tests(ctx, ft, model, many, label, ge, gh, gaps) -> list[_Test]:
         gap_text = "human-model gaps not computed (no published human score or dense run)"
 
     def curves(s, xx):
-        a = ft.curve(ge, fe, "sparse", "unstructured", xx, s, e_name)
-        b = ft.curve(gh, fh, "sparse", "unstructured", xx, s, h_name)
+        a = ft.curve(ge, fe, "sparse", pattern, xx, s, e_name)
+        b = ft.curve(gh, fh, "sparse", pattern, xx, s, h_name)
         if a is None or b is None:
             return None
         return [a, b]  # each on its own task's test examples: a block each
 
-    b_test = _Test("human_gap", CLAIM_B, True, scope, _primary("human_gap", CLAIM_B).statistic,
-                   1)
-    a_test = _Test("human_gap", CLAIM_A, True, scope, _primary("human_gap", CLAIM_A).statistic,
-                   -1)
+    b_test = _Test("human_gap", CLAIM_B, primary, scope,
+                   _primary("human_gap", CLAIM_B).statistic, 1)
+    a_test = _Test("human_gap", CLAIM_A, primary, scope,
+                   _primary("human_gap", CLAIM_A).statistic, -1)
     if not xs or not seeds:
         for t in (a_test, b_test):
             t.not_testable = f"{label}: the two tasks share no sparsity point or seed"
         return [b_test, a_test]
     per_seed = {s: c for s in seeds if (c := curves(s, xs)) is not None}
-    b_test.detail = (f"{label}: sparse transfer at {_xs_text(xs)}, {len(per_seed)} seed(s); "
-                     f"{gap_text}.")
+    b_test.detail = (f"{label}: sparse transfer at {_xs_text(xs)} ({pattern}), "
+                     f"{len(per_seed)} seed(s); {gap_text}.")
     out = [_estimate(ctx, b_test, per_seed, Statistic("diff", pairs=((0, 1),)),
                      zero_shot=False)]
     if len(xs) >= MIN_SPARSITY_POINTS:
@@ -1022,6 +1039,8 @@ def _pair_tests(ctx, ft, model, many, label, ge, gh, gaps) -> list[_Test]:
     else:
         a_test.not_testable = f"fewer than {MIN_SPARSITY_POINTS} shared sparsity points"
         out.append(a_test)
+    if not primary:
+        return out
     if len(xs) > 1:
         for x in xs:
             t = _Test("human_gap", CLAIM_B, False, f"{scope} / {x * 100:g}%",
@@ -1031,8 +1050,7 @@ def _pair_tests(ctx, ft, model, many, label, ge, gh, gaps) -> list[_Test]:
                                  zero_shot=False))
     for i, name in enumerate((e_name, h_name)):
         if len(xs) >= MIN_SPARSITY_POINTS:
-            t = _Test("human_gap", CLAIM_A, False, scope.replace("unstructured", name + ", "
-                                                                 "unstructured"), _SLOPE, -1)
+            t = _Test("human_gap", CLAIM_A, False, f"{scope} / {name}", _SLOPE, -1)
             out.append(_estimate(ctx, t, per_seed, Statistic("slope", (i,)), zero_shot=False))
     return out
 

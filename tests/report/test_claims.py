@@ -247,6 +247,7 @@ def test_exclusions_leaving_one_seed_make_the_test_not_testable(tmp_path):
     a = _row(cl.evaluate_claims(runs.table()), "true_gem", cl.CLAIM_A)
     assert a["verdict"] == cl.NOT_TESTABLE
     assert "1 of 3 seeds left" in a["detail"] and "fewer than 2" in a["detail"]
+    assert "seed 2, sst2-embedded" in a["detail"] and "<= 4 SE" in a["detail"]  # the numbers
 
 
 def test_one_seed_covers_test_set_noise_only(tmp_path):
@@ -577,3 +578,19 @@ def test_readme_tool_rewrites_only_its_block(tmp_path):
     bad = subprocess.run([sys.executable, str(tool), str(csv), "--readme", str(readme)],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "claims:begin" in bad.stderr
+
+
+def test_human_gap_nm_pairs_are_exploratory(tmp_path):
+    runs = Runs(tmp_path)
+    runs.ft_curve("human_gap", SEEDS, 0.85, "sparse", {0.5: 0.82, 0.7: 0.78})
+    runs.ft_curve("human_gap", SEEDS, 0.45, "sparse", {0.5: 0.33, 0.7: 0.26},
+                  task="csqa-embedded")
+    for s in SEEDS:
+        for task, accs in (("sst2-embedded", (0.8, 0.75)), ("csqa-embedded", (0.35, 0.3))):
+            for nm, a in zip(("4:8", "2:8"), accs, strict=True):
+                runs.ft("human_gap", seed=s, acc=a, mode="sparse", nm=nm, task=task)
+    table = cl.evaluate_claims(runs.table())
+    nm = table[table["scope"] == "sst2 (easy) vs csqa (hard) / nm"]
+    assert set(nm["claim"]) == {cl.CLAIM_A, cl.CLAIM_B} and not nm["primary"].any()
+    assert nm["p_holm"].notna().all()
+    assert len(table[(table["setting"] == "human_gap") & table["primary"]]) == 2
