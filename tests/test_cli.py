@@ -55,7 +55,7 @@ def test_presets_lists_experiments_counts_and_descriptions(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["presets", "true_gem"]) == 0
     out = capsys.readouterr().out
-    for name, count in (("smoke", 3), ("default", 32), ("paper", 882)):
+    for name, count in (("smoke", 3), ("default", 40), ("paper", 882)):
         assert any(line.split()[:3] == [name, str(count), "runs,"] for line in out.splitlines())
     assert "roberta-large" in out
     assert main(["presets"]) == 0

@@ -78,7 +78,44 @@ def test_run_id_is_stable_unique_and_filesystem_safe() -> None:
 def test_true_gem_presets_expand() -> None:
     sizes = {name: len(expand_preset("true_gem", load_preset("true_gem", name), check_hub=False))
              for name in preset_names("true_gem")}
-    assert sizes == {"smoke": 3, "pilot": 18, "default": 32, "paper": 882}
+    assert sizes == {"smoke": 3, "pilot": 18, "default": 40, "paper": 882}
+
+
+PILOT_SEEDS = {41, 42, 43, 44}
+DECISIVE_SEEDS = {1, 2, 3, 4, 5}
+
+
+def _grid(experiment: str, preset: str) -> dict[tuple, set]:
+    runs = expand_preset(experiment, load_preset(experiment, preset), check_hub=False)
+    grid: dict[tuple, set] = {}
+    for r in runs:
+        p = r.params
+        key = (p.get("task"), p.get("data_fraction"), p["mode"], p.get("pattern"))
+        grid.setdefault(key, set()).add((p.get("sparsity"), p["seed"]))
+    return grid
+
+
+def test_the_decisive_fine_tuning_design_is_the_preregistered_one() -> None:
+    """docs/PREREGISTRATION.md, stage 3: S = {0.7, 0.8, 0.9}, claim C on {0.8, 0.9}, seeds
+    1-5, 234 steps for every data fraction; pilot seeds never in a decisive preset."""
+    def points(grid: dict[tuple, set], mode: str, frac: float = 1.0) -> tuple[set, set]:
+        (pairs,) = [v for k, v in grid.items() if k[1] == frac and k[2] == mode]
+        return {x for x, _ in pairs}, {s for _, s in pairs}
+
+    tg = _grid("true_gem", "default")
+    assert points(tg, "dense") == ({None}, DECISIVE_SEEDS)
+    assert points(tg, "sparse") == ({0.7, 0.8, 0.9}, DECISIVE_SEEDS)
+    assert points(tg, "freeze") == points(tg, "sparse_to_dense") == ({0.8, 0.9}, DECISIVE_SEEDS)
+    da = _grid("data_adequacy", "default")
+    for frac in (1.0, 0.25):
+        assert points(da, "sparse", frac) == ({0.7, 0.8, 0.9}, DECISIVE_SEEDS)
+    for experiment in ("true_gem", "data_adequacy", "human_gap"):
+        preset = load_preset(experiment, "default")
+        runs = expand_preset(experiment, preset, check_hub=False)
+        assert all(r.params["max_steps"] == 234 and r.params["eval_steps"] == 39 for r in runs)
+        assert not {r.params["seed"] for r in runs} & PILOT_SEEDS
+        pilot = expand_preset(experiment, load_preset(experiment, "pilot"), check_hub=False)
+        assert {r.params["seed"] for r in pilot} <= PILOT_SEEDS
 
 
 def test_hub_models_checked_once_per_model_and_never_in_dry_runs(tmp_path: Path) -> None:
