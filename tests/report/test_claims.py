@@ -250,11 +250,20 @@ def test_exclusions_leaving_one_seed_make_the_test_not_testable(tmp_path):
     assert "seed 2, sst2-embedded" in a["detail"] and "<= 4 SE" in a["detail"]  # the numbers
 
 
-def test_one_seed_covers_test_set_noise_only(tmp_path):
+def test_one_seed_is_estimated_but_gets_no_verdict(tmp_path):
+    """A clear drop on one seed: the estimate and its test-set-only CI are reported, the
+    verdict is "not testable" (one seed cannot speak for training randomness)."""
     runs = Runs(tmp_path)
     runs.ft_curve("true_gem", (1,), 0.85, "sparse", DROP)
-    a = _row(cl.evaluate_claims(runs.table()), "true_gem", cl.CLAIM_A)
-    assert "test-set noise only, 1 seed" in a["method"] and a["verdict"] == cl.SUPPORTED
+    table = cl.evaluate_claims(runs.table())
+    a = _row(table, "true_gem", cl.CLAIM_A)
+    assert "test-set noise only, 1 seed" in a["method"] and a["verdict"] == cl.NOT_TESTABLE
+    assert a["ci_high"] < 0 and a["value"] < 0  # the CI alone would say "supported"
+    assert "1 seed, fewer than the 2" in a["detail"] and "test-set noise" in a["detail"]
+    assert table[~table["primary"]]["p_holm"].isna().all()  # not in the Holm family
+    runs.ft_curve("true_gem", (2,), 0.84, "sparse", DROP)
+    assert _row(cl.evaluate_claims(runs.table()), "true_gem", cl.CLAIM_A)["verdict"] in (
+        cl.SUPPORTED, cl.INCONCLUSIVE)
 
 
 def test_claim_c_window_and_equivalence_rows(tmp_path):

@@ -38,7 +38,8 @@ the sign of its estimate.
 ``p`` the dense score, ``n`` its test examples or questions) cannot anchor R: its curve is
 excluded for that seed (the exclusion is listed). A fine-tuning test left with fewer than
 :data:`MIN_SEEDS` seeds by exclusions, or a zero-shot test whose model is excluded, is not
-testable. A design with a single fine-tuning seed is estimated (test-set noise only).
+testable; so is a design with a single fine-tuning seed (its estimate and test-set-only
+CI are reported, without a verdict).
 
 **Flags (never silent).** Runs flagged by the sparsity guard (tensors pruned > 95 % at a
 target <= 60 %) and dense runs that fail the convergence rule (docs/PREREGISTRATION.md,

@@ -66,7 +66,9 @@ REFERENCE_EFFECTS: dict[str, float] = {"A": 50.0, "B": 10.0, "C": 10.0, "Q": 10.
 POWER = 0.8
 #: A dense model within this many binomial standard errors of chance is excluded.
 EXCLUSION_SE = 4.0
-#: Fewest seeds a fine-tuning test keeps after exclusions.
+#: Fewest seeds a fine-tuning test needs for a verdict (by design or after exclusions): with
+#: one seed the interval covers test-set noise only, not the seed-to-seed variation of
+#: training the claims are about, so the row reports the estimate and says not testable.
 MIN_SEEDS = 2
 #: Fewest sparsity points of a slope (claim A).
 MIN_SPARSITY_POINTS = 2

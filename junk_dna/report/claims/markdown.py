@@ -170,8 +170,9 @@ def claims_markdown(table: pd.DataFrame, df: pd.DataFrame, which: str = "last",
         f"- C window R_WINDOW = [{R_WINDOW[0]:g}, {R_WINDOW[1]:g}] (sparse transfer's mean R "
         f"over seeds); recovery margin {RECOVERY_MARGIN:g} R points.",
         f"- Exclusion: dense - chance <= {EXCLUSION_SE:g} binomial SE; a fine-tuning test "
-        f"left with fewer than {MIN_SEEDS} seeds by exclusions, or a zero-shot test whose "
-        "model is excluded, is not testable. A slope needs "
+        f"with fewer than {MIN_SEEDS} seeds (by design or by exclusions) is not testable (its "
+        "one-seed estimate is shown: it covers test-set noise only), and so is a zero-shot "
+        "test whose model is excluded. A slope needs "
         f"{MIN_SPARSITY_POINTS} or more sparsity points.",
         "- Reference effects of the power statements: " + ", ".join(
             f"{k}: {v:g} R points" + (" per unit sparsity" if k == "A" else "")

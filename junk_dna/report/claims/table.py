@@ -18,6 +18,7 @@ from junk_dna.report.claims.constants import (
     EXPERIMENT,
     FINETUNE_SETTINGS,
     INCONCLUSIVE,
+    MIN_SEEDS,
     NAN,
     NOT_TESTABLE,
     POWER,
@@ -71,8 +72,14 @@ def _value_text(v: float) -> str:
     return "nan" if not math.isfinite(v) else f"{v:.3g}"
 
 
+def _too_few_seeds(t: ClaimTest) -> bool:
+    """A fine-tuning test estimated from fewer than :data:`MIN_SEEDS` seeds (no verdict)."""
+    return not t.zero_shot and t.est is not None and t.est.n_seeds < MIN_SEEDS
+
+
 def _finish(tests: list[ClaimTest], audit: Audit) -> pd.DataFrame:
-    expl = [t for t in tests if not t.primary and t.not_testable is None and t.est is not None]
+    expl = [t for t in tests if not t.primary and t.not_testable is None and t.est is not None
+            and not _too_few_seeds(t)]
     ps = [(t.shifted if t.expect else t.est).p_value for t in expl]
     adj = stats.holm(ps) if ps else np.array([])
     holm_of = {id(t): float(p) for t, p in zip(expl, adj, strict=True)}
@@ -97,6 +104,14 @@ def _finish(tests: list[ClaimTest], audit: Audit) -> pd.DataFrame:
         row.update(value=est.value, ci_low=est.ci_low, ci_high=est.ci_high,
                    p_value=(t.shifted.p_value if t.expect else est.p_value),
                    n_seeds=est.n_seeds, n_units=est.n_units, method=_method(t))
+        if _too_few_seeds(t):
+            row["detail"] = (
+                f"Not testable: {est.n_seeds} seed, fewer than the {MIN_SEEDS} a fine-tuning "
+                f"verdict needs; the estimate {_value_text(est.value)} with 95% CI "
+                f"[{_value_text(est.ci_low)}, {_value_text(est.ci_high)}] covers test-set noise "
+                "only." + (f" {t.detail}" if t.detail else ""))
+            rows.append(row)
+            continue
         if t.primary:
             verdict = (stats.equivalence_verdict(est, RECOVERY_MARGIN, t.expect) if t.expect
                        else stats.verdict(est, t.direction))
