@@ -42,6 +42,7 @@ record was already written. The sweep lock is held only while submitting.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -698,7 +699,7 @@ def _fill(result: SlurmSweepResult, plan: SlurmPlan) -> None:
     result.arrays = [[r.run_id for r in chunk] for chunk in _chunks(plan.todo, size)]
 
 
-_GRES = re.compile(r"invalid generic resource|gres", re.IGNORECASE)
+_GRES = re.compile(r"invalid generic resource|\bgres\b", re.IGNORECASE)
 
 
 def _refused(result: SlurmSweepResult, runs: int, err: Exception, record: Path) -> str:
@@ -711,7 +712,7 @@ def _refused(result: SlurmSweepResult, runs: int, err: Exception, record: Path) 
     hint = ""
     if res.gpus_per_node and _GRES.search(str(err)):
         where = f"partition {res.partition}" if res.partition else "this cluster"
-        hint = (f"{where} has no gres gpu for --gpus {res.gpus_per_node}: pass --gpus 0 or "
+        hint = (f"{where} has no gres gpu (--gpus {res.gpus_per_node}): pass --gpus 0 or "
                 "another partition; ")
     before = (f"; the {len(result.submitted)} runs submitted before are recorded in {record}"
               if result.submitted else "")
@@ -732,11 +733,17 @@ def _submit(result: SlurmSweepResult, todo: list[Run], notebook: Path) -> None:
     try:
         for chunk in _chunks(todo, result.resources.max_array_size):
             before = set(logs.iterdir()) if logs.is_dir() else set()
+            said = io.StringIO()  # submitit prints sbatch's error, which err repeats
             try:
-                jobs = executor.map_array(task, chunk)
+                with contextlib.redirect_stderr(said):
+                    jobs = executor.map_array(task, chunk)
             except (OSError, RuntimeError) as err:  # sbatch refused (its message is in err)
-                _remove_leftovers(logs, before)
+                _remove_leftovers(root, before)
                 raise SubmissionError(_refused(result, len(chunk), err, record)) from err
+            except BaseException:
+                sys.stderr.write(said.getvalue())
+                raise
+            sys.stderr.write(said.getvalue())
             result.jobs.extend(jobs)
             result.array_ids.append(str(jobs[0].job_id).split("_", 1)[0])
             result.submitted.update({r.run_id: str(j.job_id)
@@ -754,17 +761,18 @@ def _submit(result: SlurmSweepResult, todo: list[Run], notebook: Path) -> None:
             result.record = record
 
 
-def _remove_leftovers(logs: Path, before: set[Path]) -> None:
-    """Remove what a refused submission left in the logs folder (submitit's pickles of the
-    tasks and its submission script), and the folder if it was created for it."""
-    if not logs.is_dir():
-        return
-    for path in set(logs.iterdir()) - before:
-        if path.is_file() and (path.suffix == ".pkl" or path.name.startswith(".submission_file")):
-            path.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        if not before:
-            logs.rmdir()
+def _remove_leftovers(root: Path, before: set[Path]) -> None:
+    """Remove what a refused submission left in ``root/.slurm/logs`` (submitit's pickles of
+    the tasks and its submission script), and the folders if they are left empty."""
+    logs = root / SLURM_DIR / LOGS_DIR
+    if logs.is_dir():
+        for path in set(logs.iterdir()) - before:
+            if path.is_file() and (path.suffix == ".pkl"
+                                   or path.name.startswith(".submission_file")):
+                path.unlink(missing_ok=True)
+    for folder in (logs, root / SLURM_DIR):
+        with contextlib.suppress(OSError):  # not empty: keep it
+            folder.rmdir()
 
 
 # ---------------------------------------------------------------------------------------------
