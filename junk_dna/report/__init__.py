@@ -45,8 +45,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ],
     "plots": [
         "MODE_STYLE", "DENSE_STYLE", "CRITERION_STYLE", "TASK_LABELS", "PAIR_STYLE", "task_label",
-        "true_gem_figure", "FRACTION_COLORS", "data_adequacy_figure", "human_gap_figure",
-        "METHOD_LABELS", "CONDITION_COLORS", "ZERO_SHOT_TITLES", "zero_shot_figure",
-        "quantization_figure", "save"
+        "y_label", "true_gem_figure", "FRACTION_COLORS", "data_adequacy_figure",
+        "human_gap_figure", "METHOD_LABELS", "CONDITION_COLORS", "ZERO_SHOT_TITLES",
+        "zero_shot_figure", "quantization_figure", "save"
     ],
 })
