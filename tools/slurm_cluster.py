@@ -5,8 +5,10 @@
     python3 tools/slurm_cluster.py up [--dir DIR] [--accounting]   # then: export SLURM_CONF=...
     python3 tools/slurm_cluster.py status [--dir DIR]
     python3 tools/slurm_cluster.py down [--dir DIR]
+    python3 tools/slurm_cluster.py guard --pid PID [--dir DIR]   # down once PID has exited
 
-(``make slurm-up`` / ``make slurm-down``.) Debian or Ubuntu as root, with or without systemd:
+(``make slurm-up`` / ``make slurm-down``; the tests' fixture is ``slurm_cluster`` in
+``tests/conftest.py``.) Debian or Ubuntu as root, with or without systemd:
 ``up`` installs what is missing with ``apt-get install --no-install-recommends`` (``slurmctld
 slurmd slurm-client munge``, about 35-45 s; ``--accounting`` adds ``slurmdbd mariadb-server``,
 about 90 s more), writes a minimal ``slurm.conf`` (one node ``localhost`` with this machine's
@@ -14,7 +16,8 @@ CPUs and most of its memory, ``proctrack/linuxproc``, ``task/none``, ``select/co
 ``CR_Core_Memory``, ``SlurmUser=root``), and starts its own munged, (mariadbd and slurmdbd,)
 slurmctld and slurmd directly, without systemd. Everything lives under ``DIR``: the key,
 sockets, ports (free ones, chosen at start), state, spool, logs and pid files, so a cluster
-never touches ``/etc/slurm`` or ``/run/munge`` and several can run side by side. The client
+never touches ``/etc/slurm`` or ``/run/munge`` and several can run side by side (munged wants
+every folder above ``DIR`` open to all, so not below pytest's ``tmp_path``). The client
 commands find the cluster through ``SLURM_CONF=DIR/etc/slurm.conf``. ``down`` cancels the
 cluster's jobs and stops every daemon by the PID in its pid file.
 
@@ -33,7 +36,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 BASE_PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
@@ -44,6 +47,7 @@ PARTITION = "debug"
 DB_USER, DB_PASS, DB_NAME = "slurm", "junk-dna-test", "slurm_acct_db"
 # start order; stopped in reverse
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")
+Log = Callable[[str], None]
 
 
 class ClusterUnavailable(RuntimeError):
@@ -74,7 +78,7 @@ def missing_packages(accounting: bool = False) -> list[str]:
     return missing
 
 
-def install(accounting: bool = False, log=None) -> float:
+def install(accounting: bool = False, log: Log | None = None) -> float:
     """Install the missing packages with apt-get (root); return the seconds it took.
 
     Raises:
@@ -109,6 +113,7 @@ def install(accounting: bool = False, log=None) -> float:
 
 
 def free_port() -> int:
+    """A TCP port of 127.0.0.1 free now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -142,7 +147,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait(predicate, timeout_s: float, what: str, log_file: Path | None = None) -> None:
+def _wait(predicate: Callable[[], bool], timeout_s: float, what: str,
+          log_file: Path | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
@@ -183,16 +189,25 @@ class OneNodeCluster:
         return {"SLURM_CONF": str(self.conf)}
 
     def client_env(self) -> dict[str, str]:
+        """This process's environment with :attr:`env`."""
         return {**os.environ, **self.env}
 
     def pid_file(self, daemon: str) -> Path:
+        """The pid file of ``daemon`` (one of :data:`DAEMONS`)."""
         return self.folder / "run" / f"{daemon}.pid"
 
     def log_file(self, daemon: str) -> Path:
+        """The log file of ``daemon``."""
         return self.folder / "log" / f"{daemon}.log"
 
     def _write_configs(self, ports: dict[str, int]) -> None:
         f = self.folder
+        closed = [p for p in (f, *f.parents) if p.exists() and not p.stat().st_mode & 0o001]
+        if closed[1:]:  # munged refuses a socket below a folder others cannot enter
+            raise ClusterUnavailable(f"munged needs every folder above its socket open to all "
+                                     f"(o+x); {closed[1]} is not: choose another --dir")
+        f.mkdir(parents=True, exist_ok=True)
+        os.chmod(f, 0o755)
         for sub in ("etc", "state", "spool", "log", "run", "munge"):
             (f / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(f / "munge", 0o700)  # the key
@@ -255,7 +270,7 @@ class OneNodeCluster:
 
     # ------------------------------------------------------------------ start / stop
 
-    def start(self, log=None) -> float:
+    def start(self, log: Log | None = None) -> float:
         """Start the daemons (installing nothing); return the seconds it took. On failure
         every daemon started so far is stopped.
 
@@ -396,7 +411,19 @@ class OneNodeCluster:
         self.state_file.unlink(missing_ok=True)
         return stopped
 
+    def guard(self, watched_pid: int, poll_s: float = 1.0) -> bool:
+        """Stop the cluster once process ``watched_pid`` has exited while the cluster still
+        runs (e.g. a test session killed before its teardown); return whether it stopped it.
+        Returns at once when the cluster is stopped otherwise."""
+        while _alive(watched_pid) and self.state_file.exists():
+            time.sleep(poll_s)
+        if not self.state_file.exists():
+            return False
+        self.stop()
+        return True
+
     def status(self) -> str:
+        """The running daemons, ``sinfo`` and the ``export SLURM_CONF`` line."""
         pids = self.pids()
         lines = [f"cluster in {self.folder}: " + (", ".join(f"{d} {p}" for d, p in pids.items())
                                                   or "no daemon running")]
@@ -410,10 +437,12 @@ class OneNodeCluster:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("up", "down", "status", "install"))
+    parser.add_argument("command", choices=("up", "down", "status", "install", "guard"))
     parser.add_argument("--dir", default=DEFAULT_DIR, help=f"its folder (default {DEFAULT_DIR})")
     parser.add_argument("--accounting", action="store_true",
                         help="add slurmdbd and MariaDB (sacct works)")
+    parser.add_argument("--pid", type=int, help="guard: stop the cluster when this process "
+                        "has exited")
     args = parser.parse_args(argv)
     cluster = OneNodeCluster(args.dir, accounting=args.accounting)
 
@@ -427,6 +456,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             install(args.accounting, log)
             cluster.start(log)
             print(f"export SLURM_CONF={cluster.conf}")
+        elif args.command == "guard":
+            if args.pid is None:
+                parser.error("guard needs --pid")
+            if cluster.guard(args.pid):
+                log(f"process {args.pid} exited: cluster in {cluster.folder} stopped")
         elif args.command == "down":
             stopped = cluster.stop()
             log(f"stopped: {', '.join(stopped) or 'nothing was running'} ({cluster.folder})")
