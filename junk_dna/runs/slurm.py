@@ -951,7 +951,7 @@ def report(result: SlurmSweepResult, err: IO[str] | None = None) -> None:
         if unknown:
             print(unknown, file=err)
         return
-    arrays = ", ".join(f"{a} ({len(ids)} tasks)"
+    arrays = ", ".join(f"{a} ({len(ids)} tasks)" if len(ids) > 1 else f"{a} (1 task, a plain job)"
                        for a, ids in zip(result.array_ids, result.arrays, strict=False))
     print(f"{head}, {len(result.submitted)} submitted as job array(s) {arrays} "
           f"[{result.resources.describe()}]", file=err)

@@ -541,7 +541,8 @@ def test_slurm_path_submits_arrays_through_sbatch(tmp_path: Path, monkeypatch: p
     scripts = fake_slurm(tmp_path, monkeypatch)
     assert main(argv(path, runs, "--gpus", "1", "--slurm-extra", "account=proj")) == 0
     err = capsys.readouterr().err
-    assert "0 in flight, 3 submitted as job array(s) 4242 (2 tasks), 4242 (1 tasks)" in err
+    assert ("0 in flight, 3 submitted as job array(s) 4242 (2 tasks), 4242 (1 task, a plain "
+            "job)") in err
     assert "squeue -j 4242 " in err
     array, single = (scripts / "0.sh").read_text(), (scripts / "1.sh").read_text()
     for line in ("#SBATCH --array=0-1%2", "#SBATCH --partition=cpu", "#SBATCH --time=30",
