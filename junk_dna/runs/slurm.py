@@ -91,6 +91,9 @@ FINAL_STATES = frozenset({
 # final only once squeue no longer lists the job (SLURM may requeue it until then)
 MAYBE_REQUEUED = frozenset({"PREEMPTED", "SPECIAL_EXIT"})
 ENDED = "ENDED"  # squeue no longer lists the job and sacct cannot say how it ended
+# how an ENDED job ended: sacct is disabled, or has no record (SLURM 22.05 keeps none of an
+# array task cancelled while pending)
+ENDED_WORDS = "ended (final state unknown: neither squeue nor sacct lists it)"
 UNKNOWN = "UNKNOWN"  # neither squeue nor sacct answered: treated as in flight
 POLL_MIN_S, POLL_MAX_S = 2.0, 30.0  # --wait polls squeue (sacct) from every 2 s to every 30 s
 UNKNOWN_GIVE_UP_S = 900.0  # --wait stops after squeue and sacct failed this long in a row
@@ -506,9 +509,9 @@ def plan_submission(runs: Sequence[Run], root: str | os.PathLike[str], *,
 
 
 def describe_state(state: str | None) -> str:
-    """A job's state in words: ``CANCELLED``, ``ended (final state unknown: ...)``."""
+    """A job's state in words: ``CANCELLED``, :data:`ENDED_WORDS`, ``state unknown``."""
     if state == ENDED:
-        return "ended (squeue no longer lists it; no accounting to say how)"
+        return ENDED_WORDS
     if state in (None, UNKNOWN):
         return "state unknown"
     return state
@@ -796,7 +799,7 @@ def _failure(result: SlurmSweepResult, run_id: str, job_id: str, state: str | No
     if state in (None, UNKNOWN):
         text = f"job {job_id}: state unknown"
     elif state == ENDED:
-        text = f"job {job_id} ended (final state unknown: no accounting)"
+        text = f"job {job_id} {ENDED_WORDS}"
     else:
         text = f"job {job_id} ended {state}"
     if not (fresh(run_dir / LOG_NAME) or fresh(run_dir / ERROR_NAME)):
@@ -932,7 +935,7 @@ def _print_plan(result: SlurmSweepResult, plan: SlurmPlan, notebook: str, out: I
 
 def _ended_words(state: str | None) -> str:
     if state == ENDED:
-        return "ended (final state unknown: no accounting)"
+        return ENDED_WORDS
     return f"ended {state or UNKNOWN}"
 
 

@@ -30,6 +30,7 @@ from junk_dna.runs.resources import (
 )
 from junk_dna.runs.slurm import (
     CLUSTER_ENV,
+    ENDED_WORDS,
     RunTask,
     final_jobs,
     job_states,
@@ -293,7 +294,7 @@ def test_in_flight_runs_are_not_submitted_twice(tmp_path: Path, monkeypatch: pyt
     assert p.states == {"77_0": "ENDED", "77_1": "RUNNING"} and p.previous == {ids[0]: "77_0"}
     assert main(argv(path, tmp_path / "runs", "--dry-run")) == 0
     out = capsys.readouterr().out
-    assert f"] {ids[0]}  (again: job 77_0 ended (final state unknown: no accounting))" in out
+    assert f"] {ids[0]}  (again: job 77_0 {ENDED_WORDS})" in out
     assert f"in flight  {ids[1]}  (job 77_1 RUNNING; --resubmit to submit again)" in out
     assert "4 runs: 0 done, 1 in flight, 3 to submit" in out
 
