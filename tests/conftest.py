@@ -136,7 +136,9 @@ def sleepy_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
 # --------------------------------------------------------------------------- a real SLURM
 
 SLURM_TOOL = Path(__file__).resolve().parents[1] / "tools" / "slurm_cluster.py"
-SLURM_TESTS_ENV = "JUNK_DNA_SLURM_TESTS"  # "skip": never start a cluster (the tests skip)
+# "skip": no real-SLURM test; "accounting": also those with slurmdbd + MariaDB (sacct), which
+# are opt-in: their packages add about 90 s of apt-get and their start about 25 s
+SLURM_TESTS_ENV = "JUNK_DNA_SLURM_TESTS"
 
 
 def slurm_tool() -> ModuleType:
@@ -149,20 +151,22 @@ def slurm_tool() -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster() -> Iterator[Any]:
-    """A real one-node SLURM (``tools/slurm_cluster.py``: munged, slurmctld and slurmd,
-    no accounting) for the session; its packages are installed with apt-get when missing
-    (root, Debian/Ubuntu). Skips, saying why, where it cannot be installed or started.
-    Stopped by PID at the end, and by a guard process if this session dies first."""
-    if os.environ.get(SLURM_TESTS_ENV) == "skip":
+def one_node_cluster(accounting: bool) -> Iterator[Any]:
+    """Start a one-node SLURM (installing its packages with apt-get when missing: root,
+    Debian/Ubuntu), yield it, stop its daemons by PID; a guard process stops them if this
+    session dies first. Skips, saying why, where it cannot be installed or started."""
+    wanted = os.environ.get(SLURM_TESTS_ENV, "")
+    if wanted == "skip":
         pytest.skip(f"real-SLURM tests switched off ({SLURM_TESTS_ENV}=skip)")
+    if accounting and wanted != "accounting":
+        pytest.skip(f"SLURM with accounting is opt-in ({SLURM_TESTS_ENV}=accounting): "
+                    "slurmdbd + MariaDB add about 90 s of apt-get and 25 s of start")
     tool = slurm_tool()
     # not below pytest's temporary folder: munged needs the folders above its socket open
     folder = Path(tempfile.mkdtemp(prefix="junk-dna-slurm-"))
-    cluster = tool.OneNodeCluster(folder)
+    cluster = tool.OneNodeCluster(folder, accounting=accounting)
     try:
-        tool.install()
+        tool.install(accounting)
         cluster.start()
     except (tool.ClusterUnavailable, OSError, subprocess.SubprocessError) as err:
         shutil.rmtree(folder, ignore_errors=True)
@@ -183,3 +187,17 @@ def slurm_cluster() -> Iterator[Any]:
             guard.wait()
         if not cluster.pids():
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster() -> Iterator[Any]:
+    """A real one-node SLURM without accounting (munged, slurmctld, slurmd) for the module
+    (:func:`one_node_cluster`)."""
+    yield from one_node_cluster(accounting=False)
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster_accounting() -> Iterator[Any]:
+    """A real one-node SLURM with accounting (also MariaDB and slurmdbd: ``sacct`` works);
+    opt-in (:data:`SLURM_TESTS_ENV`)."""
+    yield from one_node_cluster(accounting=True)

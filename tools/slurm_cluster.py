@@ -222,6 +222,8 @@ class OneNodeCluster:
         if self.accounting:
             acct = ("AccountingStorageType=accounting_storage/slurmdbd\n"
                     f"AccountingStorageHost=localhost\nAccountingStoragePort={ports['dbd']}\n"
+                    # with munge, the "password" of slurmdbd is the munge socket to use
+                    f"AccountingStoragePass={self.munge_socket}\n"
                     "JobAcctGatherType=jobacct_gather/linux\n")
         else:
             acct = ("AccountingStorageType=accounting_storage/none\n"

@@ -22,27 +22,40 @@ import pytest
 
 from junk_dna.runs.notebook import available_cpus
 from junk_dna.runs.presets import expand_preset, load_preset
-from junk_dna.runs.slurm import CLUSTER_ENV, latest_submissions
+from junk_dna.runs.slurm import CLUSTER_ENV, ENDED_WORDS, latest_submissions
 from tests.runs.helpers import records, write_preset
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT_BOUND_S = 180.0  # --wait returns within this long after a scancel (a 0 s run is left)
-ENDED_WORDS = r"CANCELLED|\(final state unknown: no accounting\)"  # how a cancelled job ended
+# how a cancelled job ended: an array task cancelled while pending leaves no record
+CANCELLED = rf"(ended CANCELLED|{re.escape(ENDED_WORDS)})"
 # the content of a record that does not depend on where or when the run ran
 CONTENT = ("experiment", "run_id", "status", "params", "final", "epochs", "steps", "sparsity",
            "threads")
 
 
-@pytest.fixture
-def slurm_env(slurm_cluster: Any, sleepy_plugin: None) -> Iterator[dict[str, str]]:
-    """The environment of a user of the cluster (``SLURM_CONF``), with the ``sleepy`` plugin
-    (here and in the jobs); after the test, every job of the cluster is cancelled."""
-    env = {**os.environ, **slurm_cluster.env, "HF_HUB_OFFLINE": "1"}
+def user_env(cluster: Any) -> Iterator[dict[str, str]]:
+    """The environment of a user of ``cluster`` (``SLURM_CONF``; with the ``sleepy`` plugin
+    when its fixture is active); after the test, every job of the cluster is cancelled."""
+    env = {**os.environ, **cluster.env, "HF_HUB_OFFLINE": "1"}
     env.pop(CLUSTER_ENV, None)
     yield env
-    slurm_cluster.cancel_all_jobs()
+    cluster.cancel_all_jobs()
+
+
+@pytest.fixture
+def slurm_env(slurm_cluster: Any, sleepy_plugin: None) -> Iterator[dict[str, str]]:
+    """:func:`user_env` of the cluster without accounting."""
+    yield from user_env(slurm_cluster)
+
+
+@pytest.fixture
+def slurm_env_accounting(slurm_cluster_accounting: Any,
+                         sleepy_plugin: None) -> Iterator[dict[str, str]]:
+    """:func:`user_env` of the cluster with accounting (opt-in)."""
+    yield from user_env(slurm_cluster_accounting)
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -163,6 +176,17 @@ def test_scancel_of_a_running_and_a_pending_task_then_resume_resubmits_exactly_t
     """Without accounting: ``--wait`` returns after a cancelled running task and a task
     cancelled while pending (naming their final state and only files that exist); the next
     invocation submits exactly those two runs again."""
+    scancel_then_resume(slurm_env, tmp_path)
+
+
+def test_scancel_then_resume_with_accounting(slurm_env_accounting: dict[str, str],
+                                             tmp_path: Path) -> None:
+    """The same with accounting (sacct)."""
+    scancel_then_resume(slurm_env_accounting, tmp_path)
+
+
+def scancel_then_resume(slurm_env: dict[str, str], tmp_path: Path) -> None:
+    """scancel a running and a pending task of a 3-task array (``--wait``), then resume."""
     preset = write_preset(tmp_path, "blocks:\n  - {x: [0], sleep: [8]}\n"
                                     "  - {x: [1, 2], sleep: [0]}\n"
                                     "slurm: {array_parallelism: 1, cpus_per_task: 1}\n")
@@ -186,7 +210,7 @@ def test_scancel_of_a_running_and_a_pending_task_then_resume_resubmits_exactly_t
     pending_line = next(line for line in out.splitlines()
                         if line.startswith(f"FAILED  {ids[2]}"))
     # a pending array task that is cancelled leaves the controller at once, without a state
-    assert re.search(rf"job {jobs[ids[2]]} ended ({ENDED_WORDS}) before the run started$",
+    assert re.search(rf"job {jobs[ids[2]]} {CANCELLED} before the run started$",
                      pending_line), pending_line
     assert "see" not in pending_line  # the run never started: no file to point to
     running_line = next(line for line in out.splitlines()
@@ -207,7 +231,7 @@ def test_scancel_of_a_running_and_a_pending_task_then_resume_resubmits_exactly_t
     assert again.returncode == 0, again.stderr
     assert "3 runs: 1 already done, 0 in flight, 2 submitted" in again.stderr
     for rid in (ids[0], ids[2]):
-        assert re.search(rf"  again  {rid} \(job {jobs[rid]} ended ({ENDED_WORDS}) without "
+        assert re.search(rf"  again  {rid} \(job {jobs[rid]} {CANCELLED} without "
                          r"a record; now job \d+_\d\)", again.stderr), again.stderr
     assert "jobs ended: 2 ran, 0 failed" in again.stderr
     assert sorted(records(root)) == sorted(ids)
