@@ -471,8 +471,22 @@ def binary_f1(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- resampling
 
 
+class _SeedSlots:
+    """``n_boot`` and ``n_seeds`` of a resampling whose ``seed_index`` is ``(n_boot, n_seeds)``."""
+
+    seed_index: np.ndarray
+
+    @property
+    def n_boot(self) -> int:
+        return int(self.seed_index.shape[0])
+
+    @property
+    def n_seeds(self) -> int:
+        return int(self.seed_index.shape[1])
+
+
 @dataclass(frozen=True)
-class Resampling:
+class Resampling(_SeedSlots):
     """The random part of a two-level bootstrap, independent of the scores.
 
     Attributes:
@@ -488,14 +502,6 @@ class Resampling:
     counts: tuple[np.ndarray, ...]
     rows: tuple[np.ndarray, ...]
     n_units: tuple[int, ...]
-
-    @property
-    def n_boot(self) -> int:
-        return int(self.seed_index.shape[0])
-
-    @property
-    def n_seeds(self) -> int:
-        return int(self.seed_index.shape[1])
 
 
 def _draw(n_units: Sequence[Sequence[int]], n_boot: int, seed: int
@@ -563,7 +569,7 @@ def draw_resampling(n_units: Sequence[int], n_boot: int = N_BOOTSTRAP,
 
 
 @dataclass(frozen=True)
-class BlockResampling:
+class BlockResampling(_SeedSlots):
     """The random part of a block-stratified two-level bootstrap: like :class:`Resampling`,
     with the examples of every block of a seed resampled on their own.
 
@@ -578,14 +584,6 @@ class BlockResampling:
     counts: tuple[tuple[np.ndarray, ...], ...]
     rows: tuple[np.ndarray, ...]
     n_units: tuple[tuple[int, ...], ...]
-
-    @property
-    def n_boot(self) -> int:
-        return int(self.seed_index.shape[0])
-
-    @property
-    def n_seeds(self) -> int:
-        return int(self.seed_index.shape[1])
 
 
 def draw_block_resampling(n_units: Sequence[Sequence[int]], n_boot: int = N_BOOTSTRAP,
