@@ -130,7 +130,8 @@ def test_smoke_sweep_of_a_fine_tuning_and_a_zero_shot_experiment_then_figures(
     # both submissions wait at once (the cluster runs their jobs side by side), and the
     # fine-tuning run runs locally meanwhile, with one thread as in its one-CPU task
     start = time.monotonic()
-    procs = [start_cli(slurm_env, *sweep("true_gem", tg, runs, "--wait")),
+    procs = [start_cli(slurm_env, *sweep("true_gem", tg, runs, "--wait", "--cpus-per-task",
+                                         "1")),
              start_cli(slurm_env, *sweep("option_count", "smoke", runs, "--wait")),
              start_cli(slurm_env, "sweep", "true_gem", "--preset", tg, "--runs-dir",
                        str(local), "--no-progress", "--jobs", str(available_cpus()))]
