@@ -20,7 +20,7 @@ from junk_dna.runs.figures import run_figures
 from junk_dna.runs.local import run_sweeps
 from junk_dna.runs.presets import list_experiments, preset_summaries, presets_file
 from junk_dna.runs.resources import parse_overrides
-from junk_dna.runs.slurm import report, submit_sweep
+from junk_dna.runs.slurm import report, submit_sweeps
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -89,7 +89,8 @@ def _add_slurm_options(sweep: argparse.ArgumentParser) -> None:
     """``junk-dna sweep --executor slurm``: the resource overrides and submission flags."""
     slurm = sweep.add_argument_group(
         "SLURM (with --executor slurm; each overrides the preset's slurm: mapping)",
-        description="One array task per run, executed like a local run (same run folders and "
+        description="One array task per run (a submission of a single run is a plain job), "
+                    "executed like a local run (same run folders and "
                     "records). The command returns after submission, printing the job ids; "
                     "run it again to resume: finished runs and runs whose job is queued or "
                     "running are skipped, failed ones are submitted again. Preempted or "
@@ -97,7 +98,8 @@ def _add_slurm_options(sweep: argparse.ArgumentParser) -> None:
     slurm.add_argument("--partition", default=None, help="SLURM partition(s)")
     slurm.add_argument("--gpus", default=None, metavar="N", help="GPUs per task (0: none)")
     slurm.add_argument("--time", default=None, metavar="MINUTES",
-                       help="time limit per task in minutes (default 60)")
+                       help="time limit per task in minutes (default 60; at least 3: the "
+                            "requeue signal comes 90 s before the limit)")
     slurm.add_argument("--cpus-per-task", default=None, metavar="N", help="CPUs per task")
     slurm.add_argument("--mem-gb", default=None, metavar="GB", help="memory per task in GB")
     slurm.add_argument("--array-parallelism", default=None, metavar="N",
@@ -167,25 +169,22 @@ def _cmd_sweep_slurm(args: argparse.Namespace) -> int:
     if args.jobs is not None:
         raise SweepError(f"--jobs {args.jobs} only applies to the local executor; with "
                          "--executor slurm use --array-parallelism")
-    if len(args.experiment) != 1:
-        raise SweepError(f"--executor slurm takes one experiment, got {args.experiment}; "
-                         "submit each experiment with its own command")
     if args.fresh_kernel:
         raise SweepError("--fresh-kernel only applies to the local executor (every SLURM "
                          "array task already starts its own kernel)")
-    [args.experiment] = args.experiment
     overrides = parse_overrides(partition=args.partition, gpus=args.gpus, time=args.time,
                                 cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb,
                                 array_parallelism=args.array_parallelism,
                                 extra=args.slurm_extra)
-    result = submit_sweep(args.experiment, args.preset, runs_dir=args.runs_dir,
-                          overrides=overrides, dry_run=args.dry_run, resubmit=args.resubmit,
-                          wait=args.wait, notebooks_dir=args.notebooks_dir,
-                          progress=not args.no_progress)
-    if result.dry_run:
+    results = submit_sweeps(args.experiment, args.preset, runs_dir=args.runs_dir,
+                            overrides=overrides, dry_run=args.dry_run, resubmit=args.resubmit,
+                            wait=args.wait, notebooks_dir=args.notebooks_dir,
+                            progress=not args.no_progress)
+    if args.dry_run:
         return EXIT_OK
-    report(result)
-    return EXIT_FAILED if result.failed else EXIT_OK
+    for result in results:
+        report(result)
+    return EXIT_FAILED if any(result.failed for result in results) else EXIT_OK
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:

@@ -24,8 +24,9 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "preset_summaries"
     ],
     "resources": [
-        "SLURM_KEYS", "DEFAULT_TIMEOUT_MIN", "DEFAULT_ARRAY_PARALLELISM", "DEFAULT_MAX_ARRAY_SIZE",
-        "SlurmResources", "check_slurm_block", "parse_overrides", "resolve_resources"
+        "SLURM_KEYS", "DEFAULT_TIMEOUT_MIN", "SIGNAL_DELAY_S", "MIN_TIMEOUT_MIN",
+        "DEFAULT_ARRAY_PARALLELISM", "DEFAULT_MAX_ARRAY_SIZE", "SlurmResources",
+        "check_slurm_block", "parse_overrides", "resolve_resources"
     ],
     "notebook": [
         "KERNEL_NAME", "PARENT_ENV", "STAGGER_S", "KERNEL_START_TIMEOUT_S",
@@ -44,9 +45,11 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ],
     "slurm": [
         "SLURM_DIR", "LOGS_DIR", "ENDED_DIR", "CLUSTER_ENV", "CLUSTERS", "MAX_NUM_TIMEOUT",
-        "FINAL_STATES", "submitit_cluster", "RunFailedError", "RunTask", "Submitted", "SlurmPlan",
-        "latest_submissions", "final_jobs", "plan_submission", "SlurmSweepResult", "job_name",
-        "submit_sweep", "report"
+        "FINAL_STATES", "MAYBE_REQUEUED", "ENDED", "ENDED_WORDS", "UNKNOWN", "POLL_MIN_S",
+        "POLL_MAX_S", "UNKNOWN_GIVE_UP_S", "submitit_cluster", "RunFailedError", "task_threads",
+        "RunTask", "Submitted", "SlurmPlan", "latest_submissions", "base_state", "squeue_states",
+        "sacct_states", "JobStates", "job_states", "final_jobs", "plan_submission",
+        "describe_state", "SlurmSweepResult", "job_name", "submit_sweep", "submit_sweeps", "report"
     ],
     "figures": [
         "run_figures"
