@@ -27,7 +27,7 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "training": ("finetune",),
     "evaluation": ("glue_metrics", "lm_scoring"),
     "results": ("records", "table", "provenance"),
-    "report": ("analysis", "claims", "plots"),
+    "report": ("analysis", "claims", "plots", "stats"),
 }
 
 

@@ -24,4 +24,19 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "METHOD_LABELS", "CONDITION_COLORS", "ZERO_SHOT_TITLES", "zero_shot_figure",
         "quantization_figure", "save"
     ],
+    "stats": [
+        "LEVEL", "N_BOOTSTRAP", "MIN_BOOTSTRAP", "BOOTSTRAP_SEED", "MIN_UNITS", "MIN_SEEDS_T",
+        "MAX_UNDEFINED_SHARE", "DRAW_BLOCK", "SUPPORTED", "CONTRADICTED", "INCONCLUSIVE",
+        "NOT_TESTABLE", "VERDICTS", "DIRECTIONS", "RECOVERS", "DOES_NOT_RECOVER", "EXPECTS",
+        "AUTO", "STUDENT_T", "PERCENTILE", "BOOTSTRAP_T", "NORMAL", "METHODS", "AUTO_MULTI_SEED",
+        "AUTO_ONE_SEED", "SIM_DIFFICULTY_SD", "SIM_NOISE_SD", "SIM_SEED_CORR", "SIM_MU_RANGE",
+        "N_TRUTH", "N_EXPERIMENTS", "CALIBRATION_BLOCK", "Contrast", "Metric", "retention",
+        "retention_difference", "retention_slope", "mean_difference", "matthews_corrcoef",
+        "pearson_r", "Resampling", "draw_resampling", "resampled_means", "TwoLevelBootstrap",
+        "two_level_bootstrap", "Estimate", "estimate", "verdict", "equivalence_verdict", "holm",
+        "holm_verdicts", "resolution", "t_power", "seeds_needed", "units_needed", "power_note",
+        "SimDesign", "simulate", "true_values", "CellResult", "SEED_BOOTSTRAP",
+        "CALIBRATION_METHODS_ONE", "CALIBRATION_METHODS_MULTI", "calibrate", "SIM_SPARSITIES",
+        "SIM_SCENARIOS", "FT_N_UNITS", "SIM_STATISTICS", "sim_contrasts", "calibration_statistics"
+    ],
 })
