@@ -4,7 +4,7 @@ The runs still to do (same resume logic as the local executor: a run is finished
 ``record.json`` has status ok and the run's params) are submitted as ONE job array (split in
 arrays of at most ``max_array_size`` tasks). Each array task executes exactly one run through
 the same code path as the local executor (:func:`junk_dna.runs.notebook.execute_run`: the run
-folder is cleared, ``python -m junk_dna.runs.notebook --worker`` runs the notebook with
+folder is claimed and cleared, ``python -m junk_dna.runs.worker run`` runs the notebook with
 papermill, the notebook writes ``record.json``, a failure leaves ``error.txt``), so run
 folders, records and resume are the same. This executor depends on the shared core
 (:mod:`~junk_dna.runs.notebook`, :mod:`~junk_dna.runs.layout`, :mod:`~junk_dna.runs.presets`),
@@ -57,8 +57,17 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from junk_dna.results.records import atomic_write_text
-from junk_dna.runs.errors import SubmissionError, SweepError
-from junk_dna.runs.layout import DEFAULT_RUNS_DIR, DONE, ERROR_NAME, LOG_NAME, run_state, sweep_lock
+from junk_dna.runs.errors import RunFolderError, SubmissionError, SweepError
+from junk_dna.runs.layout import (
+    DEFAULT_RUNS_DIR,
+    DONE,
+    ERROR_NAME,
+    LOG_NAME,
+    experiment_folder,
+    run_state,
+    sweep_lock,
+    write_error,
+)
 from junk_dna.runs.notebook import (
     Launcher,
     available_cpus,
@@ -66,7 +75,7 @@ from junk_dna.runs.notebook import (
     find_notebook,
     find_notebook_or_reason,
 )
-from junk_dna.runs.presets import Run, expand_preset, load_preset, lookup_experiment
+from junk_dna.runs.presets import MAX_RUNS, Run, expand_preset, load_preset, lookup_experiment
 from junk_dna.runs.resources import SlurmResources, resolve_resources
 
 if TYPE_CHECKING:
@@ -175,12 +184,15 @@ class RunTask:
         restore = self._watch_sigterm()
         try:
             ok = execute_run(run, root, Path(self.notebook), available_cpus(), launcher)
+        except RunFolderError as err:  # its folder cannot be used: never written through
+            launcher.stop(grace_s=5.0)
+            self._ended(run, "failed")
+            raise RunFailedError(f"run {run.run_id} failed: {err}") from err
         except Exception as err:  # e.g. submitit's "timed-out too many times": not requeued
             launcher.stop(grace_s=5.0)
             if not (run_dir / ERROR_NAME).exists():
-                atomic_write_text(run_dir / ERROR_NAME,
-                                  f"the job {_job_id()} ended before the run finished: "
-                                  f"{type(err).__name__}: {err}\n")
+                write_error(run_dir, f"the job {_job_id()} ended before the run finished: "
+                                     f"{type(err).__name__}: {err}\n")
             self._ended(run, "failed")
             raise
         except BaseException:  # SystemExit after a checkpoint (requeued), KeyboardInterrupt
@@ -421,6 +433,7 @@ def submit_sweep(
     progress: bool = True,
     cluster: str | None = None,
     out: IO[str] | None = None,
+    max_runs: int | None = MAX_RUNS,
 ) -> SlurmSweepResult:
     """Submit the runs of ``preset`` still to do as SLURM job array(s) through submitit.
 
@@ -435,6 +448,8 @@ def submit_sweep(
             the preset's ``slurm:``.
         resubmit: submit every unfinished run, also those whose job is queued or running.
         cluster: submitit cluster (default :func:`submitit_cluster`).
+        max_runs: the most runs the preset may expand to (see
+            :func:`~junk_dna.runs.presets.expand_preset`).
 
     Raises:
         SweepError: unknown experiment or cluster, missing notebook, no ``sbatch``.
@@ -446,7 +461,7 @@ def submit_sweep(
     exp = lookup_experiment(experiment)
     spec = load_preset(exp.name, preset)
     resources = resolve_resources(spec.slurm, overrides)
-    runs = expand_preset(exp, spec, check_hub=not dry_run)
+    runs = expand_preset(exp, spec, check_hub=not dry_run, max_runs=max_runs)
     root = Path(runs_dir) / exp.name
     result = SlurmSweepResult(exp.name, spec.name, root, len(runs), cluster, resources,
                               job_name(exp.name, spec.name), dry_run=dry_run)
@@ -459,6 +474,7 @@ def submit_sweep(
     if cluster == "slurm" and shutil.which("sbatch") is None:
         raise SweepError("--executor slurm needs SLURM: 'sbatch' is not on PATH (run on a "
                          "login node of the cluster; --dry-run shows the job arrays anywhere)")
+    experiment_folder(runs_dir, exp.name)  # a real, writable folder (no link, no file)
     with sweep_lock(root):
         plan = plan_submission(runs, root, resubmit=resubmit)
         _fill(result, plan)
