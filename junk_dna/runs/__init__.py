@@ -23,9 +23,9 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "presets": [
         "PRESET_KEYS", "Preset", "Run", "MAX_YAML_NODES", "MAX_RUNS", "presets_file",
         "is_preset_path", "preset_names", "load_preset", "parse_preset", "cached_resolver",
-        "bound_validator", "grid_size", "check_grid_size", "config_types", "type_accepts",
-        "type_name", "check_types", "expand_preset", "varying_keys", "lookup_experiment",
-        "list_experiments", "PresetSummary", "preset_summaries"
+        "bound_validator", "grid_size", "check_grid_size", "config_types", "check_types",
+        "expand_preset", "varying_keys", "lookup_experiment", "list_experiments", "PresetSummary",
+        "preset_summaries"
     ],
     "resources": [
         "SLURM_KEYS", "DEFAULT_TIMEOUT_MIN", "DEFAULT_ARRAY_PARALLELISM", "DEFAULT_MAX_ARRAY_SIZE",

@@ -13,7 +13,8 @@ A *preset* (YAML, see ``junk_dna/presets/<experiment>.yaml``) is a grid of runs:
       slurm: {partition: gpu, gpus_per_node: 1, timeout_min: 240}   # optional: --executor slurm
 
 Every value is type-checked against the field types of the experiment's config dataclass
-(:func:`check_types`: a bool is not a number, a list is not a scalar), the grid's size is
+(:func:`check_types`, with :func:`junk_dna.experiments.parameters.type_accepts`: a bool is
+not a number, a list is not a scalar), the grid's size is
 checked against a limit (:data:`MAX_RUNS`, raised with ``--max-runs``), then every combination
 is validated (and normalized) by the experiment's ``validate`` before the first run starts;
 duplicates after normalization are dropped, keeping first-seen order. The YAML loader refuses
@@ -23,12 +24,9 @@ and error messages show values cut short (:func:`junk_dna.checks.shown`).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import re
-import types
-import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +36,7 @@ import yaml
 
 from junk_dna.checks import clipped, shown
 from junk_dna.experiments import Experiment, ModelResolver, experiment_names, get_experiment
+from junk_dna.experiments.parameters import field_types, type_accepts, type_mismatch
 from junk_dna.runs.errors import PresetError, SweepError
 from junk_dna.runs.layout import PACKAGE_DIR, canonical_json, run_id
 from junk_dna.runs.resources import check_slurm_block
@@ -391,68 +390,9 @@ def check_grid_size(preset: Preset, max_runs: int | None = MAX_RUNS) -> int:
 
 
 def config_types(exp: Experiment) -> dict[str, Any]:
-    """Parameter -> type annotation of the experiment's config dataclass (empty without one)."""
-    if exp.config is None or not dataclasses.is_dataclass(exp.config):
-        return {}
-    hints = typing.get_type_hints(exp.config)
-    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(exp.config)}
-
-
-_SCALAR = (str, int, float, bool, type(None))
-_UNION_TYPE = getattr(types, "UnionType", None)  # X | Y (Python >= 3.10)
-
-
-def type_accepts(kind: Any, value: Any) -> bool:
-    """Whether a preset value fits a config field's annotation: ``bool`` only for ``bool``
-    (never a number), ``float`` takes an int or a float, ``int`` an int, ``str`` a string,
-    ``X | None`` also null, ``list`` a list of scalars (``list[X]``: of X), ``dict`` a mapping
-    with string keys; an annotation it does not know accepts anything."""
-    origin = typing.get_origin(kind)
-    if origin is typing.Union or (_UNION_TYPE is not None and origin is _UNION_TYPE):
-        return any(type_accepts(k, value) for k in typing.get_args(kind))
-    if kind is Any:
-        return True
-    if kind is None or kind is type(None):
-        return value is None
-    if kind is bool:
-        return isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is str:
-        return isinstance(value, str)
-    if kind is list or origin is list:
-        args = typing.get_args(kind)
-        return isinstance(value, list) and all(
-            type_accepts(args[0], v) if args else isinstance(v, _SCALAR) for v in value)
-    if kind is dict or origin is dict:
-        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
-    return not isinstance(kind, type) or isinstance(value, kind)
-
-
-def type_name(kind: Any) -> str:
-    """What a field's annotation accepts, in words (``float | None`` -> ``a number or null``)."""
-    origin = typing.get_origin(kind)
-    if origin is typing.Union or (_UNION_TYPE is not None and origin is _UNION_TYPE):
-        args = typing.get_args(kind)
-        return " or ".join([type_name(k) for k in args if k is not type(None)]
-                           + (["null"] if type(None) in args else []))
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
-             list: "a list of scalars", dict: "a mapping", type(None): "null"}
-    if kind in names:
-        return names[kind]
-    if origin is list:
-        return f"a list of {type_name(typing.get_args(kind)[0])} values"
-    return getattr(kind, "__name__", str(kind))
-
-
-
-def _kind_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    return {list: "a list", dict: "a mapping", str: "a string", int: "an integer",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    """Parameter -> type annotation of the experiment's config dataclass (empty without one;
+    see :func:`junk_dna.experiments.parameters.field_types`)."""
+    return field_types(exp.config) if exp.config is not None else {}
 
 
 def check_types(exp: Experiment, preset: Preset) -> None:
@@ -478,14 +418,8 @@ def check_types(exp: Experiment, preset: Preset) -> None:
             continue
         for value in values:
             if not type_accepts(kinds[key], value):
-                raise PresetError(
-                    f"{where}: {place}: {key} {shown(value)} must be {type_name(kinds[key])} "
-                    f"({exp.config.__name__}.{key}: {_annotation(kinds[key])}), got "
-                    f"{_kind_of(value)}")
-
-
-def _annotation(kind: Any) -> str:
-    return getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
+                raise PresetError(f"{where}: {place}: "
+                                  f"{type_mismatch(exp.config, key, kinds[key], value)}")
 
 
 def expand_preset(
