@@ -20,8 +20,9 @@ def run_figures(
     every experiment that has runs, and says which have none.
 
     Raises:
-        SweepError: the notebook does not exist, or ``runs_dir`` or ``figures_dir`` is a file
-            or cannot be written (the message names the path and the error).
+        SweepError: the notebook does not exist, ``runs_dir`` or ``figures_dir`` is a file
+            or cannot be written, or ``<runs_dir>/figures`` is a symbolic link (the message
+            names the path and the error).
         NotebookError: the notebook failed (the message holds error.txt's text).
     """
     folder = Path(notebooks_dir) if notebooks_dir is not None else default_notebooks_dir()
@@ -30,6 +31,9 @@ def run_figures(
         raise SweepError(f"notebook 'figures.ipynb' not found in {folder} (set --notebooks-dir)")
     runs = usable_folder(runs_dir, "runs folder").resolve()
     figures = usable_folder(figures_dir, "figures folder").resolve()
+    if (runs / "figures").is_symlink():  # its old error.txt and log.txt are removed below
+        raise SweepError(f"{runs / 'figures'} is a symbolic link; the figures notebook never "
+                         "runs (nor removes files) through a link: remove it")
     workdir = usable_folder(runs / "figures", "figures notebook's folder")
     try:
         for name in (ERROR_NAME, LOG_NAME):
