@@ -35,6 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from junk_dna.checks import shown
+
 RECORD_NAME = "record.json"
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema", "experiment", "run_id", "status", "params", "final")
@@ -129,7 +131,7 @@ def _check_record(
     if missing:
         raise error(f"{where}: record lacks keys {missing} (required: {list(REQUIRED_KEYS)})")
     if record["status"] not in ("ok", "failed"):
-        raise error(f"{where}: status {_short(record['status'])} is not one of "
+        raise error(f"{where}: status {shown(record['status'])} is not one of "
                     "['ok', 'failed']")
     shapes = [(key, str, False) for key in ("experiment", "run_id")]
     shapes += [("params", Mapping, False), ("final", Mapping, False),
@@ -137,19 +139,14 @@ def _check_record(
     for key, kind, optional in shapes:
         if key in record and not (isinstance(record[key], kind)
                                   or (optional and record[key] is None)):
-            raise error(f"{where}: {key} {_short(record[key])} must be "
+            raise error(f"{where}: {key} {shown(record[key])} must be "
                         f"{'a string' if kind is str else 'an object'}"
                         f"{' or null' if optional else ''}")
     for which in ("last", "best"):
         value = record["final"].get(which)
         if value is not None and not isinstance(value, Mapping):
-            raise error(f"{where}: final.{which} {_short(value)} must be an object of "
+            raise error(f"{where}: final.{which} {shown(value)} must be an object of "
                         "metric -> value, or null")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _json_default(obj: Any) -> Any:
