@@ -33,8 +33,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ],
     "watchdog": [
         "PARENT_ENV", "CLAIM_FD_ENV", "CLAIM_SOCKET_ENV", "WORKER_MODULE", "EXIT_ORPHAN",
-        "ParentWatch", "children", "kill_process_tree", "wait_gone", "kill_children",
-        "watch_parent"
+        "ParentWatch", "children", "kill_process_tree", "wait_gone", "kill_children"
     ],
     "notebook": [
         "KERNEL_NAME", "STAGGER_S", "KERNEL_START_TIMEOUT_S", "default_notebooks_dir",

@@ -138,11 +138,3 @@ def kill_children() -> None:
         kill_process_tree(pid)
     wait_gone(pids)
 
-
-def watch_parent(interval_s: float = 1.0, before_exit: Callable[[], None] | None = None
-                 ) -> ParentWatch:
-    """Start a :class:`ParentWatch` (with one ``before_exit`` action); returns it."""
-    watch = ParentWatch(interval_s)
-    if before_exit is not None:
-        watch.before_exit(before_exit)
-    return watch.start()
