@@ -17,8 +17,9 @@ from typing import Any
 # runs/ imports no torch, transformers or pandas: `junk-dna --help` and `presets` stay light
 from junk_dna.runs.errors import NotebookError, PresetError, SweepError, SweepLockedError
 from junk_dna.runs.figures import run_figures
+from junk_dna.runs.layout import describe_os_error
 from junk_dna.runs.local import run_sweeps
-from junk_dna.runs.presets import list_experiments, preset_summaries, presets_file
+from junk_dna.runs.presets import MAX_RUNS, list_experiments, preset_summaries, presets_file
 from junk_dna.runs.resources import parse_overrides
 from junk_dna.runs.slurm import report, submit_sweeps
 
@@ -71,6 +72,10 @@ def _add_sweep_command(sub: Any) -> argparse.ArgumentParser:
                             "and run ids; submit nothing, no SLURM needed)")
     sweep.add_argument("--runs-dir", default="papermill_runs",
                        help="folder of run folders (default: papermill_runs)")
+    sweep.add_argument("--max-runs", type=_positive_int, default=MAX_RUNS, metavar="N",
+                       help=f"refuse a preset that expands to more than N runs, before "
+                            f"validating them (default {MAX_RUNS}); raise it for a grid "
+                            f"that large on purpose")
     sweep.add_argument("--notebooks-dir", default=None,
                        help="folder holding the experiment's notebook (default: notebooks/)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -145,7 +150,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                          "is local)")
     results = run_sweeps(args.experiment, args.preset, runs_dir=args.runs_dir, jobs=args.jobs,
                          dry_run=args.dry_run, notebooks_dir=args.notebooks_dir,
-                         progress=not args.no_progress, reuse_kernels=not args.fresh_kernel)
+                         progress=not args.no_progress, reuse_kernels=not args.fresh_kernel,
+                         max_runs=args.max_runs)
     if args.dry_run:
         return EXIT_OK
     failed = 0
@@ -160,7 +166,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
               file=sys.stderr)
         for result in results:
             for run_id in result.failed:
-                print(f"  {run_id}: {result.error_file(run_id)}", file=sys.stderr)
+                where = result.reasons.get(run_id) or result.error_file(run_id)
+                print(f"  {run_id}: {where}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -179,7 +186,7 @@ def _cmd_sweep_slurm(args: argparse.Namespace) -> int:
     results = submit_sweeps(args.experiment, args.preset, runs_dir=args.runs_dir,
                             overrides=overrides, dry_run=args.dry_run, resubmit=args.resubmit,
                             wait=args.wait, notebooks_dir=args.notebooks_dir,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, max_runs=args.max_runs)
     if args.dry_run:
         return EXIT_OK
     for result in results:
@@ -229,6 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except (ValueError, ImportError) as err:
         print(f"junk-dna {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as err:  # a filesystem error not caught where it happened: before any run
+        print(f"junk-dna {args.command}: error: {describe_os_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except SweepLockedError as err:
         print(f"junk-dna {args.command}: {err}", file=sys.stderr)

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: subpackage (dotted below junk_dna) -> its modules and nested subpackages, in the order
 #: their names are listed
 PACKAGES: dict[str, tuple[str, ...]] = {
-    "runs": ("errors", "layout", "presets", "resources", "notebook", "kernels", "reuse", "local",
-             "slurm", "figures"),
+    "runs": ("errors", "layout", "presets", "resources", "watchdog", "notebook", "kernels",
+             "worker", "reuse", "local", "slurm", "figures"),
     "pruning": ("config", "selection", "masks", "series", "transfer", "llm", "quantization"),
     "models": ("resolve", "encoders", "causal_lm"),
     "data": ("glue_tasks", "qa_tasks", "human_scores", "encode_cache"),

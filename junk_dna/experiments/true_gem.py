@@ -16,10 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from junk_dna.checks import check_int
 from junk_dna.data.glue_tasks import TaskData, check_fraction, get_task, load_task
-from junk_dna.experiments.parameters import config_from_notebook, param
+from junk_dna.experiments.parameters import check_field_types, config_from_notebook, param
 from junk_dna.experiments.registry import Experiment, ModelResolver, register
 from junk_dna.models.encoders import LoadedModel, load_model, resolve_model
-from junk_dna.pruning.config import MODES, PruningConfig, check_mode, parse_nm
+from junk_dna.pruning.config import (
+    MODES,
+    PruningConfig,
+    check_mode,
+    check_nm_widths_from_config,
+    parse_nm,
+)
 from junk_dna.results.provenance import provenance, start_run
 from junk_dna.results.records import atomic_write_text, write_record
 
@@ -155,7 +161,8 @@ class TrueGemConfig:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrueGemConfig:
-        """Build from a flat mapping, rejecting unknown keys.
+        """Build from a flat mapping, rejecting unknown keys and values of the wrong type
+        (:func:`~junk_dna.experiments.parameters.check_field_types`: a bool is no number).
 
         Raises:
             ValueError: an unknown key (named, with the allowed keys) or an invalid value.
@@ -164,6 +171,7 @@ class TrueGemConfig:
         unknown = sorted(set(params) - set(allowed))
         if unknown:
             raise ValueError(f"unknown true_gem parameter(s) {unknown}; allowed: {allowed}")
+        check_field_types(cls, params)
         return cls(**params)
 
     @classmethod
@@ -201,11 +209,18 @@ def validate(params: Mapping[str, Any], *,
     hub id whose config the hub has); a sweep passes its own, which asks the hub once per
     distinct name, or never in a dry run (:func:`junk_dna.runs.presets.expand_preset`).
 
+    With N:M pruning, M must divide the input widths in the model's config
+    (:func:`junk_dna.pruning.config.check_nm_widths_from_config`), so a bad ``nm`` fails
+    here, before any run, as in the zero-shot experiments.
+
     Raises:
         ValueError: any invalid parameter, named with the allowed values.
     """
     cfg = TrueGemConfig.from_params(params).normalized()
-    resolve(cfg.model)
+    resolved = resolve(cfg.model)
+    location = getattr(resolved, "location", None)  # a test's resolver may return anything
+    if cfg.nm is not None and isinstance(location, str):
+        check_nm_widths_from_config(location, cfg.nm)
     return asdict(cfg)
 
 

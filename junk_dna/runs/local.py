@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from junk_dna.experiments import Experiment, experiment_names, same_protocol
-from junk_dna.runs.errors import SweepError
+from junk_dna.runs.errors import RunFolderError, SweepError
 from junk_dna.runs.kernels import KernelPool
 from junk_dna.runs.layout import (
     DEFAULT_RUNS_DIR,
     DONE,
     ERROR_NAME,
     WORKER_LOG_NAME,
+    describe_os_error,
+    experiment_folder,
     run_state,
     sweep_lock,
 )
@@ -41,6 +43,7 @@ from junk_dna.runs.notebook import (
     find_notebook_or_reason,
 )
 from junk_dna.runs.presets import (
+    MAX_RUNS,
     Preset,
     Run,
     expand_preset,
@@ -63,7 +66,11 @@ class SweepResult:
         ran: runs executed and finished by this sweep.
         reused: of ``skipped``, runs copied from another experiment with the same protocol
             (see :func:`reuse_shared_runs`).
-        failed: run ids that failed in this sweep (each has ``root/<id>/error.txt``).
+        failed: run ids that failed in this sweep (each has ``root/<id>/error.txt``, or a
+            reason in ``reasons``).
+        reasons: run id -> why it failed, for failed runs whose folder could not be used or
+            written (a link, a file, claimed by another process, a full disk); these may have
+            no ``error.txt``.
         dry_run: nothing was executed.
     """
 
@@ -75,6 +82,7 @@ class SweepResult:
     ran: int = 0
     reused: int = 0
     failed: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
 
     @property
@@ -91,18 +99,25 @@ class SweepResult:
         """The error file of a failed run."""
         return self.root / run_id / ERROR_NAME
 
+    def failure(self, run_id: str) -> str:
+        """Where to read why a failed run failed: its reason, else its error file."""
+        return self.reasons.get(run_id) or f"see {self.error_file(run_id)}"
+
 
 def run_sweep(experiment: str, preset: str, **options: Any) -> SweepResult:
     """Expand ``preset`` of ``experiment`` and execute every run not finished yet.
 
     ``options`` are those of :func:`run_sweeps`: ``runs_dir``, ``jobs``, ``dry_run``,
-    ``notebooks_dir``, ``progress``, ``out``, ``reuse_kernels``. Everything is validated
-    before the first run starts. Runs execute in subprocesses, ``jobs`` at once (default: the
+    ``notebooks_dir``, ``progress``, ``out``, ``reuse_kernels``, ``max_runs``. Everything is
+    validated before the first run starts (the preset's values and size, the notebook, the
+    runs folder: a file, a link where an experiment's folder belongs or a folder that cannot
+    be written is bad input). Runs execute in subprocesses, ``jobs`` at once (default: the
     preset's ``jobs``, else 1), in the preset's order; each gets ``JUNK_DNA_THREADS = max(1,
     cpus // jobs)``. With ``reuse_kernels`` (default) each
     of the ``jobs`` slots keeps one worker and one kernel across its runs, namespace reset
     between runs (:mod:`junk_dna.runs.kernels`); ``False`` starts a new kernel for every run. A
-    failing run keeps its executed notebook and gets an ``error.txt``; the others go on. A
+    failing run keeps its executed notebook and gets an ``error.txt``; the others go on (a
+    run whose folder cannot be used or written fails with its reason in the result). A
     progress bar (stderr) counts all runs of the preset, the finished ones included.
     ``dry_run`` prints the runs (id, state, the params that vary) to ``out`` (default stdout)
     and executes nothing, taking no lock.
@@ -127,6 +142,7 @@ def run_sweeps(
     progress: bool = True,
     out: IO[str] | None = None,
     reuse_kernels: bool = True,
+    max_runs: int | None = MAX_RUNS,
 ) -> list[SweepResult]:
     """:func:`run_sweep` for several experiments, one after the other, in the given order.
 
@@ -151,15 +167,21 @@ def run_sweeps(
     for name in experiments:
         exp = lookup_experiment(name)
         spec = load_preset(exp.name, preset)
-        runs = expand_preset(exp, spec, check_hub=not dry_run)
+        runs = expand_preset(exp, spec, check_hub=not dry_run, max_runs=max_runs)
         notebook = None if dry_run else find_notebook(exp, notebooks_dir)
         plans.append((exp, spec, runs, notebook))
+    if dry_run and Path(runs_dir).exists() and not Path(runs_dir).is_dir():
+        raise SweepError(f"runs folder {str(runs_dir)!r} is a file, not a folder")
+    # every experiment's folder is checked (created, writable, no link) before any run
+    roots = {exp.name: (Path(runs_dir) / exp.name if dry_run
+                        else experiment_folder(runs_dir, exp.name).absolute())
+             for exp, *_ in plans}
     results = []
-    launcher = (KernelPool(worker_log=Path(runs_dir) / WORKER_LOG_NAME) if reuse_kernels
-                else Launcher())
+    launcher = (KernelPool(worker_log=Path(runs_dir).absolute() / WORKER_LOG_NAME)
+                if reuse_kernels else Launcher())
     try:
         for exp, spec, runs, notebook in plans:
-            root = Path(runs_dir) / exp.name
+            root = roots[exp.name]
             result = SweepResult(exp.name, spec.name, root, len(runs), dry_run=dry_run)
             results.append(result)
             if dry_run:
@@ -194,12 +216,19 @@ def _execute(todo: list[Run], result: SweepResult, root: Path, notebook: Path, j
                dynamic_ncols=True)
     bar.set_postfix({"left": len(todo), "failed": 0})
 
-    def one(run: Run) -> tuple[bool, float]:
+    def one(run: Run) -> tuple[bool, float, str | None]:
         start = time.monotonic()
-        return execute_run(run, root, notebook, threads, launcher), time.monotonic() - start
+        try:
+            ok = execute_run(run, root, notebook, threads, launcher)
+        except RunFolderError as err:  # the run failed; its folder may hold no error.txt
+            return False, time.monotonic() - start, str(err)
+        except OSError as err:  # any other filesystem error fails this run, not the sweep
+            return False, time.monotonic() - start, (
+                f"filesystem error in run folder {root / run.run_id}: {describe_os_error(err)}")
+        return ok, time.monotonic() - start, None
 
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="junk-dna-run")
-    futures: dict[Future[tuple[bool, float]], Run] = {}
+    futures: dict[Future[tuple[bool, float, str | None]], Run] = {}
     order = {run.run_id: i for i, run in enumerate(todo)}
     try:
         futures = {pool.submit(one, run): run for run in todo}
@@ -208,13 +237,15 @@ def _execute(todo: list[Run], result: SweepResult, root: Path, notebook: Path, j
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in sorted(finished, key=lambda f: order[futures[f].run_id]):
                 run = futures[fut]
-                ok, seconds = fut.result()
+                ok, seconds, reason = fut.result()
                 if ok:
                     result.ran += 1
                     message = f"ok      {run.run_id} ({seconds:.1f} s)"
                 else:
                     result.failed.append(run.run_id)
-                    message = f"FAILED  {run.run_id}: see {result.error_file(run.run_id)}"
+                    if reason is not None:
+                        result.reasons[run.run_id] = reason
+                    message = f"FAILED  {run.run_id}: {result.failure(run.run_id)}"
                 if progress:
                     bar.write(message, file=sys.stderr)
                 bar.update(1)

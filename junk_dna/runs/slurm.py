@@ -4,7 +4,7 @@ The runs still to do (same resume logic as the local executor: a run is finished
 ``record.json`` has status ok and the run's params) are submitted as ONE job array (split in
 arrays of at most ``max_array_size`` tasks). Each array task executes exactly one run through
 the same code path as the local executor (:func:`junk_dna.runs.notebook.execute_run`: the run
-folder is cleared, ``python -m junk_dna.runs.notebook --worker`` runs the notebook with
+folder is claimed and cleared, ``python -m junk_dna.runs.worker run`` runs the notebook with
 papermill, the notebook writes ``record.json``, a failure leaves ``error.txt``), so run
 folders, records and resume are the same. This executor depends on the shared core
 (:mod:`~junk_dna.runs.notebook`, :mod:`~junk_dna.runs.layout`, :mod:`~junk_dna.runs.presets`),
@@ -60,8 +60,17 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from junk_dna.results.records import atomic_write_text
-from junk_dna.runs.errors import SubmissionError, SweepError
-from junk_dna.runs.layout import DEFAULT_RUNS_DIR, DONE, ERROR_NAME, LOG_NAME, run_state, sweep_lock
+from junk_dna.runs.errors import RunFolderError, SubmissionError, SweepError
+from junk_dna.runs.layout import (
+    DEFAULT_RUNS_DIR,
+    DONE,
+    ERROR_NAME,
+    LOG_NAME,
+    experiment_folder,
+    run_state,
+    sweep_lock,
+    write_error,
+)
 from junk_dna.runs.notebook import (
     Launcher,
     available_cpus,
@@ -69,7 +78,7 @@ from junk_dna.runs.notebook import (
     find_notebook,
     find_notebook_or_reason,
 )
-from junk_dna.runs.presets import Run, expand_preset, load_preset, lookup_experiment
+from junk_dna.runs.presets import MAX_RUNS, Run, expand_preset, load_preset, lookup_experiment
 from junk_dna.runs.resources import SlurmResources, resolve_resources
 
 if TYPE_CHECKING:
@@ -206,12 +215,15 @@ class RunTask:
         restore = self._watch_sigterm()
         try:
             ok = execute_run(run, root, Path(self.notebook), task_threads(), launcher)
+        except RunFolderError as err:  # its folder cannot be used: never written through
+            launcher.stop(grace_s=5.0)
+            self._ended(run, "failed")
+            raise RunFailedError(f"run {run.run_id} failed: {err}") from err
         except Exception as err:  # e.g. submitit's "timed-out too many times": not requeued
             launcher.stop(grace_s=5.0)
             if not (run_dir / ERROR_NAME).exists():
-                atomic_write_text(run_dir / ERROR_NAME,
-                                  f"the job {_job_id()} ended before the run finished: "
-                                  f"{type(err).__name__}: {err}\n")
+                write_error(run_dir, f"the job {_job_id()} ended before the run finished: "
+                                     f"{type(err).__name__}: {err}\n")
             self._ended(run, "failed")
             raise
         except BaseException:  # SystemExit after a checkpoint (requeued), KeyboardInterrupt
@@ -614,6 +626,7 @@ def submit_sweeps(
     progress: bool = True,
     cluster: str | None = None,
     out: IO[str] | None = None,
+    max_runs: int | None = MAX_RUNS,
 ) -> list[SlurmSweepResult]:
     """Submit the runs still to do of ``preset`` of each experiment as SLURM job array(s)
     through submitit (the arrays of each experiment in its own runs folder, in this order).
@@ -631,6 +644,8 @@ def submit_sweeps(
             each preset's ``slurm:``.
         resubmit: submit every unfinished run, also those whose job is queued or running.
         cluster: submitit cluster (default :func:`submitit_cluster`).
+        max_runs: the most runs the preset may expand to (see
+            :func:`~junk_dna.runs.presets.expand_preset`).
 
     Raises:
         SweepError: unknown experiment or cluster, missing notebook, no ``sbatch``.
@@ -645,7 +660,7 @@ def submit_sweeps(
     if twice:
         raise SweepError(f"experiment(s) {twice} given twice")
     prepared = [_prepare(name, preset, Path(runs_dir), overrides, cluster, dry_run,
-                         notebooks_dir) for name in names]
+                         notebooks_dir, max_runs) for name in names]
     if dry_run:
         for result, notebook in prepared:
             plan = plan_submission(result.runs, result.root, resubmit=resubmit)
@@ -656,6 +671,8 @@ def submit_sweeps(
         raise SweepError("--executor slurm needs SLURM: 'sbatch' is not on PATH (run on a "
                          "login node of the cluster; --dry-run shows the job arrays anywhere)")
     results: list[SlurmSweepResult] = []
+    for result, notebook in prepared:
+        experiment_folder(Path(runs_dir), result.experiment)  # real and writable, no link
     for result, notebook in prepared:
         try:
             with sweep_lock(result.root):
@@ -677,13 +694,13 @@ def submit_sweeps(
 
 
 def _prepare(experiment: str, preset: str, runs_dir: Path, overrides: Mapping[str, Any] | None,
-             cluster: str, dry_run: bool, notebooks_dir: str | os.PathLike[str] | None
-             ) -> tuple[SlurmSweepResult, str]:
+             cluster: str, dry_run: bool, notebooks_dir: str | os.PathLike[str] | None,
+             max_runs: int | None = MAX_RUNS) -> tuple[SlurmSweepResult, str]:
     """Validate one experiment's preset, resources, runs and notebook (submits nothing)."""
     exp = lookup_experiment(experiment)
     spec = load_preset(exp.name, preset)
     resources = resolve_resources(spec.slurm, overrides)
-    runs = expand_preset(exp, spec, check_hub=not dry_run)
+    runs = expand_preset(exp, spec, check_hub=not dry_run, max_runs=max_runs)
     result = SlurmSweepResult(exp.name, spec.name, runs_dir / exp.name, len(runs), cluster,
                               resources, job_name(exp.name, spec.name), dry_run=dry_run,
                               runs=list(runs))

@@ -20,7 +20,7 @@ import pytest
 
 from junk_dna.cli import main
 from junk_dna.runs.errors import PresetError, SweepError, SweepLockedError
-from junk_dna.runs.layout import run_state, sweep_lock
+from junk_dna.runs.layout import run_folders, run_state, sweep_lock
 from junk_dna.runs.local import run_sweep
 from junk_dna.runs.notebook import available_cpus
 from junk_dna.runs.presets import (
@@ -198,11 +198,11 @@ def test_killed_sweep_resumes_to_exactly_one_record_per_run(tmp_path: Path) -> N
         proc.stderr.close()
     at_kill = len(list(root.glob("*/record.json")))
     assert 1 <= at_kill < n
-    assert len([d for d in root.iterdir() if d.is_dir()]) > at_kill  # runs killed mid-way
+    assert len(run_folders(root)) > at_kill  # runs killed mid-way
 
     result = run_sweep("sleepy", path, runs_dir=runs, progress=False)
     assert result.failed == [] and result.skipped >= at_kill and result.done == n
-    folders = sorted(d for d in root.iterdir() if d.is_dir())
+    folders = run_folders(root)
     assert len(folders) == n == result.total
     for folder in folders:
         assert [p.name for p in folder.glob("record*")] == ["record.json"]

@@ -405,11 +405,14 @@ def test_timed_out_task_requeues_then_gives_up_with_an_error(tmp_path: Path) -> 
     run = run_of(tmp_path, "base: {sleep: 60}\naxes: {x: [8]}\n")
     root = tmp_path / "runs" / "sleepy"
     executor = submitit.LocalExecutor(tmp_path / "logs" / "%j", max_num_timeout=1)
-    executor.update_parameters(timeout_min=4 / 60, signal_delay_s=2)
+    # the task has signal_delay_s (+1 s) between submitit's timeout signal and its kill to
+    # stop its worker (grace 5 s) and write error.txt and its end marker: 2 s was too short
+    # on a loaded machine (the marker was missing)
+    executor.update_parameters(timeout_min=8 / 60, signal_delay_s=5)
     job = executor.submit(RunTask(root, NOTEBOOK, "tok"), run)
     start = time.monotonic()
     job.wait()
-    assert time.monotonic() - start < 40
+    assert time.monotonic() - start < 55  # two timeouts of 8 s, not the run's 60 s sleep
     log = (job.stdout() or "") + (job.stderr() or "")
     assert log.count("Calling checkpoint method") == 2, log
     assert "Requeued job" in log and "timed-out too many times" in log, log
