@@ -671,7 +671,7 @@ def submit_sweeps(
         raise SweepError("--executor slurm needs SLURM: 'sbatch' is not on PATH (run on a "
                          "login node of the cluster; --dry-run shows the job arrays anywhere)")
     results: list[SlurmSweepResult] = []
-    for result, notebook in prepared:
+    for result, _ in prepared:
         experiment_folder(Path(runs_dir), result.experiment)  # real and writable, no link
     for result, notebook in prepared:
         try:
