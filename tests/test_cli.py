@@ -29,7 +29,7 @@ def test_true_gem_smoke_dry_run_lists_three_runs(tmp_path: Path,
 def test_unknown_preset_exits_2_listing_the_presets(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sweep", "true_gem", "--preset", "nope"]) == 2
     err = capsys.readouterr().err
-    assert "'nope'" in err and "['smoke', 'default', 'paper']" in err
+    assert "'nope'" in err and "['smoke', 'pilot', 'default', 'paper']" in err
     assert "Traceback" not in err
 
 

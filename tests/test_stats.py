@@ -3,6 +3,7 @@ of the verdict method by simulation (1,000 experiments per design)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from statistics import NormalDist
 
@@ -447,3 +448,164 @@ def test_verdict_method_is_calibrated(setting, n_seeds, n_units, seed_sd, method
             assert r.supported <= 0.05, (scenario, name, r)
         else:
             assert r.contradicted <= 0.01, (scenario, name, r)
+
+
+# ----------------------------------------------------------------------------- chance vectors
+
+
+def test_per_condition_chance_vector_in_the_retention_contrasts() -> None:
+    # option_count: 2 options (chance 1/2) against 5 options (chance 1/5)
+    means = np.array([0.80, 0.70, 0.60, 0.50, 0.40, 0.30])
+    chance = [0.5, 0.5, 0.5, 0.2, 0.2, 0.2]
+    f = st.retention_difference(0, [1, 2], 3, [4, 5], chance)
+    ra = 100 * (means[1:3] - 0.5) / (0.80 - 0.5)
+    rb = 100 * (means[4:6] - 0.2) / (0.50 - 0.2)
+    assert f(means) == pytest.approx(np.mean(ra - rb))
+    g = st.retention_slope(3, [4, 5], (0.3, 0.6), chance)
+    assert g(means) == pytest.approx(np.polyfit([0, 0.3, 0.6], [100, *rb], 1)[0])
+    assert st.retention_difference(0, [1], 0, [2], 0.5)(means) == pytest.approx(
+        st.retention_difference(0, [1], 0, [2], [0.5] * 6)(means))
+    h = st.retention_level(3, [4, 5], chance)
+    assert h(means) == pytest.approx(rb.mean() - 100)
+    assert st.retention_level(3, [4], chance, minus=0)(means) == pytest.approx(rb[0])
+    with pytest.raises(ValueError, match="differs from their dense"):
+        st.retention_difference(0, [1, 3], 3, [4, 5], chance)
+    with pytest.raises(ValueError, match="chance 1.2"):
+        st.retention_slope(0, [1], (0.5,), [1.2] * 6)
+    with pytest.raises(ValueError, match="does not cover"):
+        st.retention_slope(0, [7], (0.5,), chance)
+
+
+def test_average_of_contrasts() -> None:
+    means = np.array([[0.8, 0.7, 0.6, 0.9, 0.85, 0.8]])
+    f = st.retention_slope(0, [1, 2], (0.5, 0.7), 0.5)
+    g = st.retention_slope(3, [4, 5], (0.5, 0.7), 0.5)
+    assert st.average([f, g])(means) == pytest.approx((f(means) + g(means)) / 2)
+    assert st.average([f]) is f
+    with pytest.raises(ValueError, match="at least one"):
+        st.average([])
+
+
+def test_binary_f1_and_spearman_match_references() -> None:
+    rng = np.random.default_rng(4)
+    pred, lab = rng.integers(0, 2, (4, 50)), rng.integers(0, 2, (4, 50))
+    for i in range(4):
+        tp = np.sum((pred[i] == 1) & (lab[i] == 1))
+        want = 2 * tp / (pred[i].sum() + lab[i].sum())
+        assert st.binary_f1(pred, lab)[i] == pytest.approx(want)
+    assert st.binary_f1(np.zeros((1, 5)), np.zeros((1, 5)))[0] == 0.0
+    x, y = rng.normal(size=(3, 30)), rng.normal(size=(3, 30))
+    x[0, :5] = x[0, 0]  # ties: average ranks
+    assert st.spearman_r(x, y) == pytest.approx([sps.spearmanr(x[i], y[i])[0] for i in range(3)])
+
+
+def test_per_seed_contrasts() -> None:
+    # a chance level per seed (each seed its own test labels)
+    per_seed = [binary(3, 80, p) for p in (0.7, 0.75, 0.8)]
+    chances = (0.5, 0.55, 0.6)
+    fs = [st.retention_difference(0, [1], 0, [2], c) for c in chances]
+    est = st.estimate(per_seed, fs, method=st.STUDENT_T)
+    obs = [f(x.mean(1)) for f, x in zip(fs, per_seed, strict=True)]
+    assert est.value == pytest.approx(np.mean(obs))
+    same = st.estimate(per_seed, [fs[0]] * 3)
+    assert same.value == st.estimate(per_seed, fs[0]).value
+    assert same.ci_low == st.estimate(per_seed, fs[0]).ci_low
+    boot = st.two_level_bootstrap(per_seed, fs, n_boot=st.MIN_BOOTSTRAP)
+    assert boot.observed == pytest.approx(obs)
+    with pytest.raises(ValueError, match="one per seed"):
+        st.estimate(per_seed, fs[:2])
+
+
+# ----------------------------------------------------------------------------- blocks
+
+
+def same(a: st.Estimate, b: st.Estimate) -> bool:
+    """Field-by-field equality, NaN equal to NaN."""
+    return all(x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y))
+               for x, y in zip(dataclasses.astuple(a), dataclasses.astuple(b), strict=True))
+
+
+def test_one_block_per_seed_is_exactly_the_unstratified_path() -> None:
+    per_seed = [binary(4, n, p) for n, p in ((40, 0.6), (55, 0.7), (60, 0.8))]
+    f = st.retention_difference(0, [1], 2, [3], 0.2)
+    res = st.draw_resampling([40, 55, 60], st.MIN_BOOTSTRAP)
+    blk = st.draw_block_resampling([[40], [55], [60]], st.MIN_BOOTSTRAP)
+    assert np.array_equal(res.seed_index, blk.seed_index)
+    for s in range(3):
+        assert np.array_equal(res.counts[s], blk.counts[s][0])
+    for method in (st.PERCENTILE, st.BOOTSTRAP_T, st.STUDENT_T, st.AUTO):
+        a = st.estimate(per_seed, f, method=method, n_boot=st.MIN_BOOTSTRAP)
+        b = st.estimate_blocks([[x] for x in per_seed], f, method=method,
+                               n_boot=st.MIN_BOOTSTRAP)
+        assert same(a, b) and not math.isnan(a.ci_low)
+    one = st.estimate([per_seed[0]], f, method=st.NORMAL)
+    assert same(one, st.estimate_blocks([[per_seed[0]]], f, method=st.NORMAL))
+    pairs = [(x.astype(int), RNG.integers(0, 2, x.shape[1])) for x in per_seed]
+    g = st.mean_difference(0, 1)
+    c = st.estimate(pairs, g, metric=st.matthews_corrcoef, n_boot=st.MIN_BOOTSTRAP)
+    d = st.estimate_blocks([[p] for p in pairs], g, metrics=[st.matthews_corrcoef],
+                           n_boot=st.MIN_BOOTSTRAP)
+    assert same(c, d)
+
+
+def test_blocks_are_resampled_independently_and_conditions_indexed_across_them() -> None:
+    rng = np.random.default_rng(9)
+    a, b = binary(2, 30, 0.8, rng), binary(3, 45, 0.6, rng)
+    res = st.draw_block_resampling([[30, 45]], st.MIN_BOOTSTRAP)
+    vals = st.resampled_block_values([[a, b]], [None, None], res)
+    assert vals.shape == (st.MIN_BOOTSTRAP, 1, 5)
+    c0, c1 = res.counts[0]
+    np.testing.assert_allclose(vals[:, 0, :2], c0 @ a.T / 30)
+    np.testing.assert_allclose(vals[:, 0, 2:], c1 @ b.T / 45)
+    f = st.mean_difference(0, 2)
+    est = st.estimate_blocks([[a, b]], f, n_boot=st.MIN_BOOTSTRAP)
+    assert est.value == pytest.approx(100 * (a[0].mean() - b[0].mean()))
+    assert est.n_units == 30 and est.method.startswith("stratified paired bootstrap over 2 "
+                                                       "blocks of 30 + 45 examples")
+    # independent blocks: the SE is that of two independent means, no covariance term
+    se = 100 * math.sqrt(a[0].var(ddof=1) / 30 + b[0].var(ddof=1) / 45)
+    assert est.se == pytest.approx(se, rel=0.06)
+    normal = st.estimate_blocks([[a, b]], f, method=st.NORMAL)
+    assert normal.se == pytest.approx(se, rel=1e-6)
+    multi = st.estimate_blocks([[a, b], [binary(2, 31), binary(3, 44)]], f,
+                               n_boot=st.MIN_BOOTSTRAP)
+    assert "two-level stratified bootstrap-t over 2 seeds x 2 blocks of 30-31 + 44-45" \
+        in multi.method
+    with pytest.raises(ValueError, match="every seed needs the same blocks"):
+        st.estimate_blocks([[a, b], [a]], f)
+    with pytest.raises(ValueError, match=r"block 1: per_seed\[0\]\[0, 0\] = 2.0"):
+        bad = b.copy()
+        bad[0, 0] = 2
+        st.estimate_blocks([[a, bad]], f)
+    with pytest.raises(ValueError, match="2 metrics for 1 blocks"):
+        st.estimate_blocks([[a]], f, metrics=[None, None])
+    with pytest.raises(ValueError, match="normal"):
+        st.estimate_blocks([[(a > 0, np.ones(30))]], st.mean_difference(0, 1),
+                           metrics=[st.binary_f1], method=st.NORMAL)
+
+
+@pytest.mark.parametrize("n_seeds,seed_sd", [(1, 0.0), (3, 0.02)])
+def test_block_stratified_intervals_cover(n_seeds: int, seed_sd: float) -> None:
+    """A small simulation: conditions of group a scored on one example set, group b on
+    another (a block each), the R difference and the score difference at a true effect of 0
+    (a and b exchangeable) and the score difference at a known effect: coverage 95 +- 4 %
+    over 250 experiments, the verdict method at MIN_BOOTSTRAP resamples."""
+    from threadpoolctl import threadpool_limits  # small products: BLAS threads only cost
+
+    rng = np.random.default_rng(2024)
+    mu_a, mu_b = (0.80, 0.77, 0.70), (0.80, 0.75, 0.66)
+    n_exp, n = 250, 200
+    f_r = st.retention_difference(0, [1, 2], 3, [4, 5], 0.25)
+    cases = {"R null": (f_r, mu_a, mu_a, 0.0),
+             "score effect": (st.mean_difference(2, 5), mu_a, mu_b, 100 * (0.70 - 0.66))}
+    for name, (f, ma, mb, truth) in cases.items():
+        da = st.simulate(st.SimDesign(ma, n_seeds, n, seed_sd), n_exp, rng)
+        db = st.simulate(st.SimDesign(mb, n_seeds, n + 25, seed_sd), n_exp, rng)
+        hits = 0
+        with threadpool_limits(1):
+            for e in range(n_exp):
+                per_seed = [[da[e, s].astype(np.float64), db[e, s].astype(np.float64)]
+                            for s in range(n_seeds)]
+                est = st.estimate_blocks(per_seed, f, n_boot=st.MIN_BOOTSTRAP)
+                hits += est.ci_low <= truth <= est.ci_high
+        assert abs(hits / n_exp - 0.95) <= 0.04, (name, n_seeds, hits / n_exp)

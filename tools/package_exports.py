@@ -25,9 +25,9 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "models": ("resolve", "encoders", "causal_lm"),
     "data": ("glue_tasks", "qa_tasks", "human_scores", "encode_cache"),
     "training": ("finetune",),
-    "evaluation": ("glue_metrics", "lm_scoring"),
+    "evaluation": ("glue_metrics", "lm_scoring", "chance"),
     "results": ("records", "table", "provenance"),
-    "report": ("analysis", "claims", "plots"),
+    "report": ("stats", "outcomes", "analysis", "claims", "plots"),
 }
 
 

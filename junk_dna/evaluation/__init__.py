@@ -15,4 +15,9 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "Generation", "generate_greedy", "normalize_answer", "exact_match", "token_f1",
         "squad_scores", "FactoidResult", "evaluate_factoid"
     ],
+    "chance": [
+        "ZERO_CHANCE_METRICS", "MC_METRICS", "FACTOID_METRICS", "majority_rate",
+        "positive_class_f1", "multiple_choice_chance", "finetune_chance", "zero_shot_chance",
+        "binomial_se"
+    ],
 })

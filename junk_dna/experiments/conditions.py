@@ -30,7 +30,9 @@ class Scorer:
 
     Attributes:
         metrics: ``<metric>|<label>`` -> mean over the questions (accuracy in [0, 1]).
-        per_question: the same keys -> per-question scores (for bootstraps over questions).
+        per_question: the same keys -> per-question scores (for bootstraps over questions),
+            and for multiple choice ``n_options|<label>`` -> the options of each question
+            (the chance level of a condition is the mean of 1/k over its questions).
         info: counts (questions, truncations, few-shot pool).
     """
 
@@ -52,6 +54,7 @@ class Scorer:
             self.per_question[key] = [float(getattr(r, attr)) for r in result.records]
             self.metrics[key] = float(sum(self.per_question[key])
                                       / max(1, len(self.per_question[key])))
+        self.per_question[f"n_options|{label}"] = [len(p.options) for p in prompts]
         self.info[f"n_truncated|{label}"] = result.n_truncated
 
     def score_factoid(self, questions: list, prompts: list[str], label: str) -> None:

@@ -20,13 +20,12 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "select_smallest_series"
     ],
     "masks": [
-        "HEAD_SIDE_MODULES", "GUARD_TENSOR_SPARSITY", "GUARD_MAX_TARGET", "head_side_names",
-        "flag_tensors", "conv1d_type", "select_prunable",
-        "nm_group_dim", "nm_group_dims", "MaskCreator",
+        "HEAD_SIDE_MODULES", "GUARD_TENSOR_SPARSITY", "GUARD_MAX_TARGET", "conv1d_type",
+        "select_prunable", "head_side_names", "nm_group_dim", "nm_group_dims", "MaskCreator",
         "MASK_CREATORS", "register_mask_creator", "n_pruned", "unstructured_magnitude",
         "unstructured_largest", "unstructured_random", "nm_grouped", "nm_keep_order",
         "nm_magnitude", "nm_largest", "nm_random", "compute_masks", "BUILTIN_CREATORS",
-        "apply_masks", "sparsity_report", "summarize"
+        "apply_masks", "sparsity_report", "flag_tensors", "summarize"
     ],
     "series": [
         "mask_series"

@@ -14,6 +14,8 @@ import pandas as pd
 
 from junk_dna.data.glue_tasks import get_task
 from junk_dna.data.human_scores import base_task, human_score
+from junk_dna.evaluation.chance import finetune_chance
+from junk_dna.report.outcomes import Outcomes, condition_chance, run_chance
 
 #: Parameters that distinguish a pruned run from its dense baseline.
 PRUNING_COLUMNS: tuple[str, ...] = (
@@ -206,3 +208,128 @@ def normalize_zero_shot(df: pd.DataFrame, score: str = "acc") -> pd.DataFrame:
     rows["dense_value"] = filled.agg("|".join, axis=1).map(base).astype(float)
     rows["normalized"] = 100.0 * rows["value"].astype(float) / rows["dense_value"]
     return rows
+
+
+#: Scales of the figures: the paper's ``dense = 100`` and the chance-corrected retention.
+SCALES: tuple[str, ...] = ("dense", "retention")
+RETENTION_COLUMNS: tuple[str, ...] = ("chance", "chance_source", "n", "dense_value",
+                                      "retention")
+
+
+def retention_table(df: pd.DataFrame, *, which: str = "last", score: str = "acc",
+                    outcomes: Outcomes | None = None) -> pd.DataFrame:
+    """Chance-corrected retention ``R = 100 (score - chance) / (dense - chance)`` per run
+    (fine-tuning: the main metric) and per run and condition (zero-shot), the scale of the
+    claims (:mod:`junk_dna.report.claims`); ``chance = 0`` is a model that knows nothing,
+    ``100`` the dense model.
+
+    Chance levels (:mod:`junk_dna.evaluation.chance`): fine-tuning runs from their own test
+    labels in ``per_example.json`` (majority-class rate, ``2p/(1+p)`` for F1, ``1/k`` for
+    multiple choice, 0 for MCC and correlations; a run without the file gets NaN for accuracy
+    and F1 of a classification task); zero-shot conditions ``1/k`` from the questions' option
+    counts (``per_question.json``; else the ``k=<n>`` condition or the task's nominal count)
+    or 0 (exact match, F1). ``chance_source`` says which.
+
+    Args:
+        df: a :func:`~junk_dna.results.collect` table (any experiments).
+        which: ``"last"`` or ``"best"`` epoch (fine-tuning).
+        score: zero-shot metric before ``|`` (as :func:`normalize_zero_shot`).
+        outcomes: a shared reader of the outcome files (a new one by default).
+
+    Returns:
+        The rows of :func:`normalize_to_dense` (fine-tuning experiments) and
+        :func:`normalize_zero_shot` (zero-shot experiments, per condition), with columns
+        ``chance``, ``chance_source``, ``n`` (test examples or questions, NaN without the
+        file), ``dense_value`` and ``retention`` (NaN where the dense score equals chance or
+        the chance level is unknown). An empty table gives an empty frame.
+    """
+    if df.empty:
+        return df.assign(**{c: pd.Series(dtype=object if c == "chance_source" else float)
+                            for c in RETENTION_COLUMNS})
+    outcomes = outcomes or Outcomes()
+    parts = []
+    groups = df.groupby("experiment", sort=True) if "experiment" in df.columns else [("", df)]
+    for _, runs in groups:
+        zero_shot = "method" in runs.columns and runs["method"].notna().any()
+        if zero_shot:
+            parts.append(_zero_shot_retention(runs, score, outcomes))
+        else:
+            parts.append(_finetune_retention(runs, which, outcomes))
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return df.iloc[:0].assign(**{c: pd.Series(dtype=float) for c in RETENTION_COLUMNS})
+    return pd.concat(parts, ignore_index=True)
+
+
+def _retention(value: pd.Series, dense: pd.Series, chance: pd.Series) -> pd.Series:
+    den = dense.astype(float) - chance.astype(float)
+    r = 100.0 * (value.astype(float) - chance.astype(float)) / den.where(den != 0)
+    return r.astype(float)
+
+
+def _finetune_retention(runs: pd.DataFrame, which: str, outcomes: Outcomes) -> pd.DataFrame:
+    rows = normalize_to_dense(runs, which=which).reset_index(drop=True)
+    chance, source, n = [], [], []
+    for task, run_dir in zip(rows["task"], rows.get("run_dir", [None] * len(rows)),
+                             strict=True):
+        spec = get_task(task)
+        got = outcomes.examples(run_dir, task)
+        if got is not None:
+            chance.append(run_chance(got, task))
+            source.append("test labels")
+            n.append(got.n)
+        elif spec.head == "multiple_choice" or spec.main_metric not in ("accuracy", "f1"):
+            chance.append(finetune_chance(spec.main_metric, head=spec.head,
+                                          num_labels=spec.num_labels))
+            source.append("task")
+            n.append(float("nan"))
+        else:
+            chance.append(float("nan"))
+            source.append("no per-example labels")
+            n.append(float("nan"))
+    rows["chance"] = pd.Series(chance, dtype=float)
+    rows["chance_source"] = source
+    rows["n"] = pd.Series(n, dtype=float)
+    rows["retention"] = _retention(rows["value"], rows["dense_value"], rows["chance"])
+    return rows
+
+
+def _zero_shot_retention(runs: pd.DataFrame, score: str, outcomes: Outcomes) -> pd.DataFrame:
+    rows = normalize_zero_shot(runs, score=score).reset_index(drop=True)
+    params = [c for c in rows.columns if c in ("task", "mc_task")]
+    chance, source, n = [], [], []
+    for _, row in rows.iterrows():
+        per_q = outcomes.questions(row.get("run_dir"))
+        try:
+            c, src = condition_chance(row["score"], per_q, row["condition"],
+                                      {k: row[k] for k in params})
+        except ValueError:
+            c, src = float("nan"), "unknown"
+        values = None if per_q is None else per_q.get(row["metric"])
+        chance.append(c)
+        source.append(src)
+        n.append(float("nan") if values is None else len(values))
+    rows["chance"] = pd.Series(chance, dtype=float)
+    rows["chance_source"] = source
+    rows["n"] = pd.Series(n, dtype=float)
+    rows["retention"] = _retention(rows["value"], rows["dense_value"], rows["chance"])
+    return rows
+
+
+def scaled(df: pd.DataFrame, *, scale: str = "dense", which: str = "last",
+           score: str | None = None) -> pd.DataFrame:
+    """The rows a figure draws, ``normalized`` on ``scale``: ``"dense"`` (the paper's:
+    ``100 * score / dense``, :func:`normalize_to_dense` / :func:`normalize_zero_shot`) or
+    ``"retention"`` (chance-corrected, :func:`retention_table`). ``score`` set: zero-shot.
+
+    Raises:
+        ValueError: an unknown scale.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale {scale!r} not in {list(SCALES)}")
+    if scale == "dense":
+        return (normalize_to_dense(df, which=which) if score is None
+                else normalize_zero_shot(df, score=score))
+    table = retention_table(df, which=which, score=score or "acc")
+    return table.assign(normalized=table["retention"]) if len(table) else \
+        table.assign(normalized=pd.Series(dtype=float))

@@ -18,8 +18,7 @@ from junk_dna.pruning.config import matched_sparsity
 from junk_dna.report.analysis import (
     easy_hard_pairs,
     human_gap_table,
-    normalize_to_dense,
-    normalize_zero_shot,
+    scaled,
     seed_summary,
 )
 
@@ -51,12 +50,21 @@ def task_label(task: str) -> str:
     return f"{label} ({suffix})" if suffix else label
 
 
+def y_label(scale: str, what: str, sep: str = " ") -> str:
+    """The y axis of a figure on ``scale``: the paper's ``dense = 100`` or the chance-corrected
+    retention (:func:`junk_dna.report.analysis.retention_table`)."""
+    if scale == "retention":
+        return f"retention R of {what}{sep}(chance = 0, dense = 100)"
+    return f"normalized {what}{sep}(dense = 100)"
+
+
 def _nm_sparsity(nm: str) -> float:
     n, m = (int(x) for x in str(nm).split(":"))
     return 1.0 - n / m
 
 
-def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float = 2.3):
+def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float = 2.3,
+                    scale: str = "dense"):
     """The TRUE_GEM layout: rows = unstructured / N:M, one panel per (task, data fraction),
     one curve per transfer mode normalized to the dense model (= 100), mean over seeds with
     a band from the minimum to the maximum seed when there is more than one seed. Runs of the
@@ -67,6 +75,8 @@ def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float 
         df: :func:`~junk_dna.results.collect` table of ``true_gem`` runs.
         which: ``"last"`` (as the original) or ``"best"`` epoch.
         panel_size: inches per panel.
+        scale: ``"dense"`` (the paper's: 100 x score / dense) or ``"retention"`` (chance-
+            corrected, the claims' scale: :func:`junk_dna.report.analysis.retention_table`).
 
     Returns:
         A matplotlib Figure.
@@ -76,7 +86,7 @@ def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float 
     """
     plt = _pyplot()
     _check_runs(df, "mode", "true_gem")
-    norm = normalize_to_dense(df, which=which)
+    norm = scaled(df, scale=scale, which=which)
     panels = (norm[["task", "data_fraction"]].drop_duplicates()
               .sort_values(["task", "data_fraction"], ascending=[True, False])
               .itertuples(index=False))
@@ -92,7 +102,7 @@ def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float 
             _true_gem_panel(ax, sub[sub["pattern"] == pattern], pattern)
             ax.set_title(f"{task_label(task)} ({frac * 100:g}% data)", fontsize=9)
             if col == 0:
-                ax.set_ylabel("normalized score\n(dense = 100)", fontsize=8)
+                ax.set_ylabel(y_label(scale, "score", "\n"), fontsize=8)
         _pattern_xlabels(axes, len(panels) // 2)
     handles = [plt.Line2D([], [], color=s["color"], marker=s["marker"], label=s["label"])
                for s in MODE_STYLE.values()]
@@ -130,7 +140,8 @@ def _true_gem_panel(ax, sub: pd.DataFrame, pattern: str) -> None:
 FRACTION_COLORS = ("#800080", "#e02020", "#0000cd", "#f5a623", "#20b2aa", "#555555", "#8b4513")
 
 
-def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float = 2.6):
+def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float = 2.6,
+                         scale: str = "dense"):
     """The Task_1 layout: rows = unstructured / N:M, one panel per task, one Sparse Transfer
     curve per training fraction, each normalized to the dense model trained on the same
     fraction (= 100); mean over seeds with a min..max band when there are several.
@@ -139,13 +150,15 @@ def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: f
         df: :func:`~junk_dna.results.collect` table of ``data_adequacy`` runs.
         which: ``"last"`` or ``"best"`` epoch.
         panel_size: inches per panel.
+        scale: ``"dense"`` (the paper's: 100 x score / dense) or ``"retention"`` (chance-
+            corrected, the claims' scale: :func:`junk_dna.report.analysis.retention_table`).
 
     Raises:
         ValueError: the table holds no data_adequacy runs.
     """
     plt = _pyplot()
     _check_runs(df, "mode", "data_adequacy")
-    norm = normalize_to_dense(df, which=which)
+    norm = scaled(df, scale=scale, which=which)
     norm = norm[norm["mode"] == "sparse"].dropna(subset=["normalized"])
     norm = _with_criterion(norm)
     tasks = sorted(df["task"].unique())
@@ -179,7 +192,7 @@ def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: f
 
 def human_gap_figure(
     df: pd.DataFrame, pairs: Sequence[tuple[str, str, str]] | None = None, *,
-    which: str = "last", panel_size: float = 2.6,
+    which: str = "last", panel_size: float = 2.6, scale: str = "dense",
 ):
     """The Task_4 layout: rows = unstructured / N:M, one panel per task pair, the easy and
     the hard task of the pair as two Sparse Transfer curves normalized to their own dense
@@ -192,6 +205,8 @@ def human_gap_figure(
             :data:`junk_dna.experiments.human_gap.PAIRS` (those with both tasks present).
         which: ``"last"`` or ``"best"`` epoch.
         panel_size: inches per panel.
+        scale: ``"dense"`` (the paper's: 100 x score / dense) or ``"retention"`` (chance-
+            corrected, the claims' scale: :func:`junk_dna.report.analysis.retention_table`).
 
     Raises:
         ValueError: no human_gap runs, or no pair has runs of both its tasks.
@@ -207,7 +222,7 @@ def human_gap_figure(
         raise ValueError(f"no pair of {[p[1:] for p in pairs]} has dense runs of both tasks; "
                          f"tasks with dense runs: {sorted(gaps['task'])}")
     gap_of = dict(zip(gaps["task"], gaps["gap"], strict=True))
-    norm = normalize_to_dense(full, which=which)
+    norm = scaled(full, scale=scale, which=which)
     norm = norm[norm["mode"] == "sparse"].dropna(subset=["normalized"])
     norm = _with_criterion(norm)
     fig, axes = plt.subplots(2, len(found), figsize=(panel_size * len(found) + 0.8,
@@ -264,7 +279,8 @@ def _condition_order(conditions: Sequence[str]) -> list[str]:
     return sorted(set(conditions), key=key)
 
 
-def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float = 2.4):
+def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float = 2.4,
+                     scale: str = "dense"):
     """The Task_3 layout for a zero-shot experiment: one panel per (pruning method, pattern),
     one curve per condition (context length, option count, shots, factoid / mc), each
     normalized to the dense model under the same condition (= 100); mean over seeds with a
@@ -274,6 +290,8 @@ def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float 
         df: :func:`~junk_dna.results.collect` table of ONE zero-shot experiment.
         score: ``"acc"`` or ``"acc_norm"`` (factoid conditions use exact match).
         panel_size: inches per panel.
+        scale: ``"dense"`` (the paper's: 100 x score / dense) or ``"retention"`` (chance-
+            corrected, the claims' scale: :func:`junk_dna.report.analysis.retention_table`).
 
     Raises:
         ValueError: no runs, or no pruned runs with a dense baseline.
@@ -282,7 +300,7 @@ def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float 
     plt = _pyplot()
     _check_runs(df, "method", "zero-shot")
     experiment = str(df["experiment"].iloc[0])
-    norm = normalize_zero_shot(df, score=score)
+    norm = scaled(df, scale=scale, score=score)
     pruned = norm[norm["method"].isin(list(METHOD_LABELS))].dropna(subset=["normalized"])
     if pruned.empty:
         raise ValueError(f"no pruned {experiment} runs with a dense baseline")
@@ -306,7 +324,7 @@ def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float 
         ax.set_xlabel("Sparsity (%)" if pattern == "unstructured" else "N:M (N kept of M)",
                       fontsize=8)
         ax.legend(fontsize=6, loc="lower left")
-    axes[0][0].set_ylabel(f"normalized {score}\n(dense = 100)", fontsize=8)
+    axes[0][0].set_ylabel(y_label(scale, score, "\n"), fontsize=8)
     n_seeds = pruned["seed"].nunique()
     spread = f"mean over {n_seeds} seeds, band = min..max" if n_seeds > 1 else "one seed"
     fig.suptitle(f"{ZERO_SHOT_TITLES.get(experiment, experiment)}  model: "
@@ -315,11 +333,13 @@ def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float 
     return fig
 
 
-def quantization_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float = 3.2):
+def quantization_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float = 3.2,
+                        scale: str = "dense"):
     """RTN weight quantization against pruning at matched compression (the paper's v2 claim
     that quantization does not show the monotonic effect): x = the pruning sparsity with the
     same weight storage as b-bit weights (``1 - b/16``), one curve per quantization
-    granularity and per pruning method (unstructured), normalized to the dense model.
+    granularity and per pruning method (unstructured), normalized to the dense model
+    (``scale`` as :func:`zero_shot_figure`).
 
     Raises:
         ValueError: no quantization runs with a dense baseline.
@@ -327,7 +347,7 @@ def quantization_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: flo
 
     plt = _pyplot()
     _check_runs(df, "method", "quantization")
-    norm = normalize_zero_shot(df, score=score).dropna(subset=["normalized"])
+    norm = scaled(df, scale=scale, score=score).dropna(subset=["normalized"])
     rtn = norm[norm["method"] == "rtn"].copy()
     if rtn.empty:
         raise ValueError("no RTN runs with a dense baseline")
@@ -347,7 +367,7 @@ def quantization_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: flo
     ax.set_xticks([t.x for t in ticks], [f"{t.x:g}%\n{int(t.bits)}b" for t in ticks],
                   fontsize=7)
     ax.set_xlabel("equal-storage sparsity / bits per weight", fontsize=8)
-    ax.set_ylabel(f"normalized {score} (dense = 100)", fontsize=8)
+    ax.set_ylabel(y_label(scale, score, " "), fontsize=8)
     ax.legend(fontsize=7, loc="lower left")
     ax.set_title(f"Quantization vs. pruning  model: {_models_with_caveat(df)}", fontsize=8)
     fig.tight_layout()

@@ -16,6 +16,21 @@ estimate is its mean over seeds. Metrics that are not means of per-example score
 Pearson) take the slower general path: ``per_seed[s] = (predictions (C, n_s), labels
 (n_s,))`` and a row-wise ``metric(predictions (k, n), labels (k, n)) -> (k,)``.
 
+Chance levels may differ by condition (``chance`` of the retention builders is a number or a
+vector with one level per condition, e.g. option_count's 2 options at 1/2 against 5 options at
+1/5) and by seed (``contrast`` may be a list with one contrast per seed: each fine-tuning seed
+has its own test labels, hence its own majority-class rate).
+
+Conditions scored on *different* example sets within a seed (human_gap's SST-2 and
+CommonsenseQA, factoid_vs_mc's TriviaQA and ARC-Easy) are *blocks*: :func:`estimate_blocks`
+takes per seed a list of blocks ``(C_b, n_b)`` (conditions indexed across the blocks, block
+0's first) and resamples the examples of each block independently within every drawn seed
+(stratified by block). With one block per seed it is exactly :func:`estimate` (the same
+draws, tested); its coverage was checked by simulation (tests/test_stats.py, 250 experiments
+per cell, two blocks of 200 and 225 examples: 96.4 / 94.8 % with one seed, 95.2 / 93.6 % with
+3 seeds at a seed SD of 2 points, for an R difference at a true 0 and a score difference at a
+known effect).
+
 NaN policy: a contrast is NaN where it is undefined (e.g. dense == chance for a retention).
 A seed whose observed statistic is NaN is dropped (``Estimate.n_seeds`` counts the seeds used
 and ``method`` says how many were dropped); no seed left gives an all-NaN estimate. Bootstrap
@@ -81,13 +96,15 @@ CI of an :class:`Estimate`, so every claim follows the same rule (cf. Dror et al
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
-from scipy import special, stats
+from scipy import linalg, special, stats
 
 # ----------------------------------------------------------------------------- constants
 
@@ -106,6 +123,8 @@ MIN_SEEDS_T = 2
 MAX_UNDEFINED_SHARE = 0.01
 #: The random integers of the example-level resampling are drawn in blocks of this many.
 DRAW_BLOCK = 1 << 22
+#: Resamplings kept for reuse (the claims estimate many statistics on the same sizes).
+DRAW_CACHE = 4
 
 #: Verdict words.
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
@@ -270,12 +289,48 @@ def _check_chance(chance: float) -> float:
     return float(chance)
 
 
+Chance = float | Sequence[float] | np.ndarray
+
+
+def _chance_of(chance: Chance, dense: int, pruned: list[int] | slice) -> float:
+    """The chance level of a dense condition and its pruned conditions (a curve).
+
+    ``chance`` is one number for every condition, or one per condition (a vector indexed like
+    the condition means: e.g. option_count's 2-option conditions at 1/2 and its 5-option ones
+    at 1/5). A pruned condition must have its dense condition's chance level (the same task
+    and condition, only the model differs).
+
+    Raises:
+        ValueError: a chance level outside [0, 1), or a pruned condition whose chance level
+            differs from its dense condition's.
+    """
+    if np.ndim(chance) == 0:
+        return _check_chance(float(chance))
+    vec = np.asarray(chance, dtype=float)
+    if vec.ndim != 1:
+        raise ValueError(f"chance must be a number or a vector (one per condition), got shape "
+                         f"{vec.shape}")
+    for v in vec:
+        _check_chance(float(v))
+    idx = list(range(pruned.start, pruned.stop)) if isinstance(pruned, slice) else pruned
+    if max(dense, *idx) >= len(vec) or min(dense, *idx) < -len(vec):
+        raise ValueError(f"chance vector of length {len(vec)} does not cover conditions "
+                         f"{dense} and {idx}")
+    cd, cp = float(vec[dense]), vec[idx]
+    if not np.allclose(cp, cd, rtol=0, atol=1e-12):
+        raise ValueError(f"chance of pruned conditions {np.round(cp, 4).tolist()} differs from "
+                         f"their dense condition's {cd:.4g}: R needs one chance level per curve")
+    return cd
+
+
 def retention_difference(dense_a: int, pruned_a: Sequence[int], dense_b: int,
-                         pruned_b: Sequence[int], chance: float) -> Contrast:
+                         pruned_b: Sequence[int], chance: Chance) -> Contrast:
     """Contrast: mean over k of ``R(pruned_a[k] | dense_a) - R(pruned_b[k] | dense_b)``.
 
     Pairs the k-th pruned condition of group a with that of group b (same sparsity).
-    ``means (..., C) -> (...)``; NaN where either dense score equals ``chance``.
+    ``means (..., C) -> (...)``; NaN where either dense score equals its chance level.
+    ``chance``: one level for all conditions, or a vector with one per condition (the two
+    groups may differ, e.g. 2 options at 1/2 against 5 options at 1/5).
 
     Raises:
         ValueError: ``pruned_a`` and ``pruned_b`` differ in length or are empty; bad chance.
@@ -284,22 +339,41 @@ def retention_difference(dense_a: int, pruned_a: Sequence[int], dense_b: int,
     if _n(pa) != _n(pb):
         raise ValueError(f"pruned_a {list(pruned_a)} and pruned_b {list(pruned_b)} differ in "
                          "length")
-    chance = _check_chance(chance)
+    ca = _chance_of(chance, dense_a, pa)
+    cb = _chance_of(chance, dense_b, pb)
 
     def f(means: np.ndarray) -> np.ndarray:
-        ra = retention(means[..., pa], means[..., dense_a, None], chance)
-        ra -= retention(means[..., pb], means[..., dense_b, None], chance)
+        ra = retention(means[..., pa], means[..., dense_a, None], ca)
+        ra -= retention(means[..., pb], means[..., dense_b, None], cb)
         return ra.mean(axis=-1)
 
     return f
 
 
+def retention_level(dense: int, pruned: Sequence[int], chance: Chance,
+                    minus: float = 100.0) -> Contrast:
+    """Contrast: mean over k of ``R(pruned[k] | dense) - minus`` (e.g. ``R(freeze) - 100``,
+    the distance from the dense model of a "recovers" claim; ``minus=0`` gives mean R).
+
+    Raises:
+        ValueError: empty ``pruned``; bad chance.
+    """
+    p = _indices("pruned", pruned)
+    c = _chance_of(chance, dense, p)
+    minus = float(minus)
+
+    def f(means: np.ndarray) -> np.ndarray:
+        return retention(means[..., p], means[..., dense, None], c).mean(axis=-1) - minus
+
+    return f
+
+
 def retention_slope(dense: int, pruned: Sequence[int], sparsities: Sequence[float],
-                    chance: float) -> Contrast:
+                    chance: Chance) -> Contrast:
     """Contrast: OLS slope of R over sparsity, the dense point (0, 100) included.
 
     ``means (..., C) -> (...)`` in R points per unit of ``sparsities``; NaN where the dense
-    score equals ``chance``.
+    score equals its chance level. ``chance``: a number or a vector (one per condition).
 
     Raises:
         ValueError: ``pruned`` and ``sparsities`` differ in length, or a sparsity is <= 0.
@@ -309,7 +383,7 @@ def retention_slope(dense: int, pruned: Sequence[int], sparsities: Sequence[floa
     if x.shape != (_n(p),) or (x <= 0).any():
         raise ValueError(f"sparsities {list(sparsities)!r} must be positive, one per pruned "
                          f"condition {p}")
-    chance = _check_chance(chance)
+    chance = _chance_of(chance, dense, p)
     xs = np.concatenate([[0.0], x])
     w = (xs - xs.mean()) / ((xs - xs.mean()) ** 2).sum()
 
@@ -317,6 +391,28 @@ def retention_slope(dense: int, pruned: Sequence[int], sparsities: Sequence[floa
         r = retention(means[..., p], means[..., dense, None], chance)
         # R at sparsity 0 is 100 where defined: NaN with the rest of the curve otherwise
         return 100.0 * w[0] + r @ w[1:].astype(r.dtype)
+
+    return f
+
+
+def average(contrasts: Sequence[Contrast]) -> Contrast:
+    """Contrast: the mean of several contrasts of the same condition means (e.g. the slopes
+    of several curves); NaN where any of them is.
+
+    Raises:
+        ValueError: no contrast.
+    """
+    fs = list(contrasts)
+    if not fs:
+        raise ValueError("average needs at least one contrast")
+    if len(fs) == 1:
+        return fs[0]
+
+    def f(means: np.ndarray) -> np.ndarray:
+        out = np.asarray(fs[0](means), dtype=np.float64).copy()
+        for g in fs[1:]:
+            out += g(means)
+        return out / len(fs)
 
     return f
 
@@ -354,11 +450,43 @@ def pearson_r(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return np.where(den > 0, (p * y).sum(-1) / den, np.nan)
 
 
+def spearman_r(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Row-wise Spearman correlation (Pearson of average ranks): ``(k, n), (k, n) -> (k,)``;
+    NaN for a constant row."""
+    p = stats.rankdata(np.asarray(predictions, dtype=np.float64), axis=-1)
+    y = stats.rankdata(np.asarray(labels, dtype=np.float64), axis=-1)
+    return pearson_r(p, y)
+
+
+def binary_f1(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Row-wise F1 of the positive class (1): ``(k, n), (k, n) -> (k,)``; 0 where undefined
+    (no predicted and no true positive; sklearn's ``zero_division=0``)."""
+    p, y = np.asarray(predictions).astype(bool), np.asarray(labels).astype(bool)
+    tp = (p & y).sum(-1, dtype=np.float64)
+    den = p.sum(-1, dtype=np.float64) + y.sum(-1, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, 2 * tp / den, 0.0)
+
+
 # ----------------------------------------------------------------------------- resampling
 
 
+class _SeedSlots:
+    """``n_boot`` and ``n_seeds`` of a resampling whose ``seed_index`` is ``(n_boot, n_seeds)``."""
+
+    seed_index: np.ndarray
+
+    @property
+    def n_boot(self) -> int:
+        return int(self.seed_index.shape[0])
+
+    @property
+    def n_seeds(self) -> int:
+        return int(self.seed_index.shape[1])
+
+
 @dataclass(frozen=True)
-class Resampling:
+class Resampling(_SeedSlots):
     """The random part of a two-level bootstrap, independent of the scores.
 
     Attributes:
@@ -375,13 +503,45 @@ class Resampling:
     rows: tuple[np.ndarray, ...]
     n_units: tuple[int, ...]
 
-    @property
-    def n_boot(self) -> int:
-        return int(self.seed_index.shape[0])
 
-    @property
-    def n_seeds(self) -> int:
-        return int(self.seed_index.shape[1])
+def _draw(n_units: Sequence[Sequence[int]], n_boot: int, seed: int
+          ) -> tuple[np.ndarray, list[list[np.ndarray]], list[np.ndarray]]:
+    """Seed indices, per seed and block the slot counts, per seed the slot rows (the order
+    of draws of :func:`draw_resampling`, block after block within a seed). The same sizes
+    always give the same draws: the last few are kept (read-only arrays)."""
+    return _draw_cached(tuple(tuple(int(n) for n in b) for b in n_units), int(n_boot),
+                        int(seed))
+
+
+@functools.lru_cache(maxsize=DRAW_CACHE)
+def _draw_cached(n_units: tuple[tuple[int, ...], ...], n_boot: int, seed: int
+                 ) -> tuple[np.ndarray, list[list[np.ndarray]], list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    n_seeds = len(n_units)
+    if n_seeds == 1:
+        seed_index = np.zeros((n_boot, 1), dtype=np.int64)
+    else:
+        seed_index = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+    flat = seed_index.ravel()
+    counts, rows = [], []
+    for s, blocks in enumerate(n_units):
+        r = np.flatnonzero(flat == s)
+        per_block = []
+        for n in blocks:
+            dtype = np.uint16 if n < (1 << 16) else np.uint32
+            c = np.empty((len(r), n), dtype=dtype)
+            step = max(1, DRAW_BLOCK // n)
+            for start in range(0, len(r), step):
+                m = min(step, len(r) - start)
+                idx = rng.integers(0, n, size=(m, n), dtype=np.int32)
+                off = (idx + (np.arange(m, dtype=np.int64) * n)[:, None]).ravel()
+                c[start:start + m] = np.bincount(off, minlength=m * n).reshape(m, n)
+            per_block.append(c)
+        counts.append(per_block)
+        rows.append(r)
+    for a in (seed_index, *rows, *(c for per_block in counts for c in per_block)):
+        a.flags.writeable = False
+    return seed_index, counts, rows
 
 
 def draw_resampling(n_units: Sequence[int], n_boot: int = N_BOOTSTRAP,
@@ -404,27 +564,52 @@ def draw_resampling(n_units: Sequence[int], n_boot: int = N_BOOTSTRAP,
     if min(n_units) < MIN_UNITS:
         raise ValueError(f"n_units {n_units} has a seed with fewer than MIN_UNITS = "
                          f"{MIN_UNITS} examples")
-    rng = np.random.default_rng(seed)
-    n_seeds = len(n_units)
-    if n_seeds == 1:
-        seed_index = np.zeros((n_boot, 1), dtype=np.int64)
-    else:
-        seed_index = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
-    flat = seed_index.ravel()
-    counts, rows = [], []
-    for s, n in enumerate(n_units):
-        r = np.flatnonzero(flat == s)
-        dtype = np.uint16 if n < (1 << 16) else np.uint32
-        c = np.empty((len(r), n), dtype=dtype)
-        block = max(1, DRAW_BLOCK // n)
-        for start in range(0, len(r), block):
-            m = min(block, len(r) - start)
-            idx = rng.integers(0, n, size=(m, n), dtype=np.int32)
-            off = (idx + (np.arange(m, dtype=np.int64) * n)[:, None]).ravel()
-            c[start:start + m] = np.bincount(off, minlength=m * n).reshape(m, n)
-        counts.append(c)
-        rows.append(r)
-    return Resampling(seed_index, tuple(counts), tuple(rows), n_units)
+    seed_index, counts, rows = _draw([[n] for n in n_units], n_boot, seed)
+    return Resampling(seed_index, tuple(c[0] for c in counts), tuple(rows), n_units)
+
+
+@dataclass(frozen=True)
+class BlockResampling(_SeedSlots):
+    """The random part of a block-stratified two-level bootstrap: like :class:`Resampling`,
+    with the examples of every block of a seed resampled on their own.
+
+    Attributes:
+        seed_index: ``(n_boot, n_seeds)`` int, as in :class:`Resampling`.
+        counts: per seed, per block, ``(m_s, n_units[s][b])`` multinomial counts.
+        rows: per seed, the flat slot indices of its ``m_s`` slots.
+        n_units: per seed, the examples of each block.
+    """
+
+    seed_index: np.ndarray
+    counts: tuple[tuple[np.ndarray, ...], ...]
+    rows: tuple[np.ndarray, ...]
+    n_units: tuple[tuple[int, ...], ...]
+
+
+def draw_block_resampling(n_units: Sequence[Sequence[int]], n_boot: int = N_BOOTSTRAP,
+                          seed: int = BOOTSTRAP_SEED) -> BlockResampling:
+    """Draw a block-stratified two-level bootstrap: seeds with replacement, then within each
+    drawn seed the examples of every block with replacement, each block on its own (its
+    size fixed). Order of draws as :func:`draw_resampling`, the blocks of a seed one after
+    the other: with one block per seed the draws are exactly those of
+    :func:`draw_resampling`.
+
+    Raises:
+        ValueError: no seed, a seed without blocks, seeds with different numbers of blocks,
+            a block with fewer than ``MIN_UNITS`` examples, ``n_boot`` below MIN_BOOTSTRAP.
+    """
+    n_boot = _check_n_boot(n_boot)
+    units = tuple(tuple(int(n) for n in blocks) for blocks in n_units)
+    if not units:
+        raise ValueError("n_units is empty: need at least 1 seed")
+    if any(len(b) != len(units[0]) or not b for b in units):
+        raise ValueError(f"n_units {units}: every seed needs the same (non-zero) number of "
+                         "blocks")
+    if min(min(b) for b in units) < MIN_UNITS:
+        raise ValueError(f"n_units {units} has a block with fewer than MIN_UNITS = "
+                         f"{MIN_UNITS} examples")
+    seed_index, counts, rows = _draw(units, n_boot, seed)
+    return BlockResampling(seed_index, tuple(tuple(c) for c in counts), tuple(rows), units)
 
 
 def resampled_means(scores: Sequence[np.ndarray], resampling: Resampling) -> np.ndarray:
@@ -462,25 +647,68 @@ def resampled_means(scores: Sequence[np.ndarray], resampling: Resampling) -> np.
     return out.reshape(*batch, resampling.n_boot, resampling.n_seeds, n_cond)
 
 
+def _metric_rows(pred: np.ndarray, lab: np.ndarray, metric: Metric, counts: np.ndarray,
+                 rows: np.ndarray, out: np.ndarray, cols: slice | Sequence[int]) -> None:
+    """``metric`` of every slot's example resample (counts ``(m, n)``) into
+    ``out[rows, cols]``."""
+    n = lab.shape[0]
+    cols = list(range(cols.start, cols.stop)) if isinstance(cols, slice) else list(cols)
+    step = max(1, DRAW_BLOCK // (4 * n))
+    for start in range(0, len(rows), step):
+        c = counts[start:start + step]
+        idx = np.repeat(np.tile(np.arange(n), len(c)), c.ravel()).reshape(len(c), n)
+        y = lab[idx]
+        for k, col in enumerate(cols):
+            v = np.asarray(metric(pred[k][idx], y), dtype=np.float64)
+            if v.shape != (len(c),):
+                raise ValueError(f"metric returned shape {v.shape} for {len(c)} rows; "
+                                 f"expected {(len(c),)}")
+            out[rows[start:start + step], col] = v
+
+
 def _resampled_metric(pairs: Sequence[tuple[np.ndarray, np.ndarray]], metric: Metric,
                       resampling: Resampling) -> np.ndarray:
     """Metric values of every resample, ``(n_boot, n_seeds, C)`` (the general path)."""
     n_cond = pairs[0][0].shape[0]
     out = np.empty((resampling.n_boot * resampling.n_seeds, n_cond), dtype=np.float64)
     for s, (pred, lab) in enumerate(pairs):
-        counts, rows, n = resampling.counts[s], resampling.rows[s], resampling.n_units[s]
-        block = max(1, DRAW_BLOCK // (4 * n))
-        for start in range(0, len(rows), block):
-            c = counts[start:start + block]
-            idx = np.repeat(np.tile(np.arange(n), len(c)), c.ravel()).reshape(len(c), n)
-            y = lab[idx]
-            for k in range(n_cond):
-                v = np.asarray(metric(pred[k][idx], y), dtype=np.float64)
-                if v.shape != (len(c),):
-                    raise ValueError(f"metric returned shape {v.shape} for {len(c)} rows; "
-                                     f"expected {(len(c),)}")
-                out[rows[start:start + block], k] = v
+        _metric_rows(pred, lab, metric, resampling.counts[s], resampling.rows[s], out,
+                     slice(0, n_cond))
     return out.reshape(resampling.n_boot, resampling.n_seeds, n_cond)
+
+
+def resampled_block_values(blocks: Sequence[Sequence], metrics: Sequence[Metric | None],
+                           resampling: BlockResampling) -> np.ndarray:
+    """Condition values of every resample of a block-stratified bootstrap,
+    ``(n_boot, n_seeds, C)`` with the conditions of the blocks side by side (block 0's
+    first).
+
+    Args:
+        blocks: per seed, per block: scores ``(C_b, n_b)`` (``metrics[b]`` None) or a
+            ``(predictions (C_b, n_b), labels (n_b,))`` pair.
+        metrics: per block, None (mean of the scores) or a row-wise metric.
+        resampling: from :func:`draw_block_resampling` with matching sizes.
+    """
+    widths = [_block_width(b) for b in blocks[0]]
+    offsets = np.concatenate([[0], np.cumsum(widths)]).astype(int)
+    n_slots = resampling.n_boot * resampling.n_seeds
+    out = np.empty((n_slots, int(offsets[-1])), dtype=np.float64)
+    for s, seed_blocks in enumerate(blocks):
+        rows = resampling.rows[s]
+        for k, (block, metric) in enumerate(zip(seed_blocks, metrics, strict=True)):
+            cols = slice(int(offsets[k]), int(offsets[k + 1]))
+            counts = resampling.counts[s][k]
+            if metric is None:
+                x = np.asarray(block, dtype=np.float64)
+                # the product of resampled_means (same rounding with one block)
+                out[rows, cols] = ((x @ counts.astype(np.float64).T) / np.float64(x.shape[1])).T
+            else:
+                _metric_rows(block[0], block[1], metric, counts, rows, out, cols)
+    return out.reshape(resampling.n_boot, resampling.n_seeds, int(offsets[-1]))
+
+
+def _block_width(block: Any) -> int:
+    return int(np.shape(block[0] if isinstance(block, tuple) else block)[0])
 
 
 def _observed_values(per_seed: Sequence, metric: Metric | None) -> np.ndarray:
@@ -495,6 +723,30 @@ def _observed_values(per_seed: Sequence, metric: Metric | None) -> np.ndarray:
                              f"expected {(pred.shape[0],)}")
         rows.append(v)
     return np.stack(rows)
+
+
+def _per_seed_contrasts(contrast: Contrast | Sequence[Contrast], n_seeds: int
+                        ) -> Contrast | list[Contrast]:
+    """One contrast for every seed, or a list of one per seed (e.g. a chance level per seed:
+    each fine-tuning seed has its own test labels)."""
+    if callable(contrast):
+        return contrast
+    fs = list(contrast)
+    if len(fs) != n_seeds or not all(callable(f) for f in fs):
+        raise ValueError(f"contrast must be a callable or a list of {n_seeds} callables (one "
+                         f"per seed), got {len(fs)} item(s)")
+    return fs
+
+
+def _apply_seeds(contrast: Contrast | list[Contrast], values: np.ndarray) -> np.ndarray:
+    """The per-seed statistic of condition values ``(..., S, C) -> (..., S)``."""
+    if callable(contrast):
+        return _apply(contrast, values)
+    return np.stack([_apply(f, values[..., i, :]) for i, f in enumerate(contrast)], axis=-1)
+
+
+def _take(contrast: Contrast | list[Contrast], keep: np.ndarray) -> Contrast | list[Contrast]:
+    return contrast if callable(contrast) else [contrast[i] for i in keep]
 
 
 @dataclass(frozen=True)
@@ -517,7 +769,8 @@ class TwoLevelBootstrap:
         return int(self.observed.shape[0])
 
 
-def two_level_bootstrap(per_seed: Sequence, contrast: Contrast, *, metric: Metric | None = None,
+def two_level_bootstrap(per_seed: Sequence, contrast: Contrast | Sequence[Contrast], *,
+                        metric: Metric | None = None,
                         n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED
                         ) -> TwoLevelBootstrap:
     """Two-level (seeds, then paired examples) bootstrap of a per-seed statistic.
@@ -531,7 +784,8 @@ def two_level_bootstrap(per_seed: Sequence, contrast: Contrast, *, metric: Metri
     Args:
         per_seed: per seed an array ``(C, n_s)`` of scores in [0, 1]; with ``metric``,
             ``(predictions (C, n_s), labels (n_s,))`` pairs instead.
-        contrast: ``(..., C) -> (...)`` per-seed statistic of the condition values.
+        contrast: ``(..., C) -> (...)`` per-seed statistic of the condition values, or a
+            list of one per seed.
         metric: row-wise ``(k, n), (k, n) -> (k,)`` metric (general path), or None for means.
         n_boot: resamples (>= ``MIN_BOOTSTRAP``).
         seed: generator seed.
@@ -541,12 +795,13 @@ def two_level_bootstrap(per_seed: Sequence, contrast: Contrast, *, metric: Metri
             metric of the wrong output shape, ``n_boot`` too small.
     """
     data = _check_scores(per_seed) if metric is None else _check_pairs(per_seed)
+    contrast = _per_seed_contrasts(contrast, len(data))
     n_units = [x.shape[1] if metric is None else x[1].shape[0] for x in data]
-    observed = _apply(contrast, _observed_values(data, metric))
+    observed = _apply_seeds(contrast, _observed_values(data, metric))
     res = draw_resampling(n_units, n_boot, seed)
     values = (resampled_means(data, res) if metric is None
               else _resampled_metric(data, metric, res))
-    return TwoLevelBootstrap(observed, _apply(contrast, values), tuple(n_units))
+    return TwoLevelBootstrap(observed, _apply_seeds(contrast, values), tuple(n_units))
 
 
 # ----------------------------------------------------------------------------- intervals
@@ -651,10 +906,18 @@ def _normal_bounds(x: np.ndarray, contrast: Contrast, level: float, step: float 
                    ) -> tuple[np.ndarray, ...]:
     """Delta-method normal interval over examples of one seed: x ``(..., C, n)``."""
     x = np.asarray(x, dtype=np.float64)
-    n, n_cond = x.shape[-1], x.shape[-2]
+    n = x.shape[-1]
     m = x.mean(-1)
     xc = x - m[..., None]
     cov = xc @ np.swapaxes(xc, -1, -2) / ((n - 1) * n)
+    return _delta_bounds(m, cov, contrast, level, step)
+
+
+def _delta_bounds(m: np.ndarray, cov: np.ndarray, contrast: Contrast, level: float,
+                  step: float = 1e-5) -> tuple[np.ndarray, ...]:
+    """Delta-method normal interval of ``contrast(m)`` with ``cov`` the covariance of the
+    condition means ``m (..., C)``."""
+    n_cond = m.shape[-1]
     eye = step * np.eye(n_cond)
     grad = (_apply(contrast, m[..., None, :] + eye) - _apply(contrast, m[..., None, :] - eye)) \
         / (2 * step)
@@ -673,38 +936,36 @@ def _units_phrase(n_units: Sequence[int]) -> str:
     return f"{lo} examples" if lo == hi else f"{lo}-{hi} examples"
 
 
-def estimate(per_seed: Sequence, contrast: Contrast, *, metric: Metric | None = None,
-             method: str = AUTO, level: float = LEVEL, n_boot: int = N_BOOTSTRAP,
-             seed: int = BOOTSTRAP_SEED) -> Estimate:
-    """Mean over seeds of a per-seed statistic, with a CI and a p-value against 0.
+def _blocks_phrase(n_units: Sequence[Sequence[int]]) -> str:
+    """``2 blocks of 262 + 366 examples`` (sizes of the first seed; a range if they vary)."""
+    per_block = list(zip(*n_units, strict=True))
+    if len(per_block) == 1:
+        return _units_phrase(per_block[0])
+    parts = [_units_phrase(sizes).removesuffix(" examples") for sizes in per_block]
+    return f"{len(per_block)} blocks of {' + '.join(parts)} examples"
 
-    Args:
-        per_seed: per seed an array ``(C, n_s)`` of scores in [0, 1]; with ``metric``,
-            ``(predictions (C, n_s), labels (n_s,))`` pairs.
-        contrast: ``(..., C) -> (...)`` per-seed statistic of the condition values.
-        metric: row-wise ``(k, n), (k, n) -> (k,)`` metric, or None (means of scores).
-        method: one of :data:`METHODS`; ``"auto"`` is :data:`AUTO_MULTI_SEED` with two or
-            more seeds and :data:`AUTO_ONE_SEED` with one.
-        level: confidence level in (0, 1).
-        n_boot, seed: bootstrap resamples and generator seed.
 
-    Raises:
-        ValueError: bad ``level``, ``method`` or ``n_boot``; empty ``per_seed``; shape
-            mismatch; scores outside [0, 1]; ``student_t``/``bootstrap_t`` with fewer than
-            2 seeds of defined statistic; ``normal`` with more than one seed or a metric.
+def _interval(values: np.ndarray, contrast: Contrast | list[Contrast], n_units: list[int],
+              units: Callable[[np.ndarray], str],
+              resample: Callable[[np.ndarray, int, int], np.ndarray],
+              normal: Callable[[int, Contrast], tuple[np.ndarray, ...]] | None,
+              method: str, level: float, n_boot: int, seed: int, *, stratified: bool,
+              normal_error: str) -> Estimate:
+    """The shared core of :func:`estimate` and :func:`estimate_blocks`.
+
+    ``values``: observed condition values ``(S, C)``; ``n_units``: the fewest examples of
+    each seed; ``units(keep)``: the phrase naming the examples of the kept seeds;
+    ``resample(keep, n_boot, seed)``: resampled condition values ``(n_boot, S_kept, C)``;
+    ``normal(i, f)``: the delta-method bounds of seed ``i`` (None: not available).
     """
-    level = _check_level(level)
-    method = _check_method(method)
-    n_boot = _check_n_boot(n_boot)
-    data = _check_scores(per_seed) if metric is None else _check_pairs(per_seed)
-    observed = _apply(contrast, _observed_values(data, metric))
+    observed = _apply_seeds(contrast, values)
     keep = np.flatnonzero(~np.isnan(observed))
-    n_all = len(data)
+    n_all = len(observed)
     dropped = "" if len(keep) == n_all else \
         f"; {n_all - len(keep)} of {n_all} seeds undefined, dropped"
-    data = [data[i] for i in keep]
     observed = observed[keep]
-    n_seeds = len(data)
+    contrast = _take(contrast, keep)
+    n_seeds = len(keep)
     if method == AUTO:
         method = AUTO_MULTI_SEED if n_seeds >= MIN_SEEDS_T else AUTO_ONE_SEED
     if n_seeds == 0:
@@ -714,36 +975,172 @@ def estimate(per_seed: Sequence, contrast: Contrast, *, metric: Metric | None = 
     if method in (STUDENT_T, BOOTSTRAP_T) and n_seeds < MIN_SEEDS_T:
         raise ValueError(f"method {method!r} needs >= {MIN_SEEDS_T} seeds with a defined "
                          f"statistic, got {n_seeds}")
-    if method == NORMAL and (n_seeds != 1 or metric is not None):
+    if method == NORMAL and (n_seeds != 1 or normal is None):
         raise ValueError(f"method 'normal' needs exactly 1 seed of per-example scores, got "
-                         f"{n_seeds} seed(s){' and a metric' if metric is not None else ''}")
-    n_units = [x.shape[1] if metric is None else x[1].shape[0] for x in data]
-    units = _units_phrase(n_units)
+                         f"{n_seeds} seed(s){normal_error}")
+    phrase = units(keep)
+    fewest = min(n_units[i] for i in keep)
     sd_between = float(observed.std(ddof=1)) if n_seeds >= 2 else float("nan")
+    strat = "stratified " if stratified else ""
     if method == STUDENT_T:
         out = _t_bounds(observed, level)
-        desc = f"Student t over {n_seeds} seeds ({units} each)"
+        desc = f"Student t over {n_seeds} seeds ({phrase} each)"
     elif method == NORMAL:
-        out = _normal_bounds(data[0], contrast, level)
-        desc = f"normal (delta) over {units} (test-set noise only, 1 seed)"
+        first = contrast if callable(contrast) else contrast[0]
+        out = normal(int(keep[0]), first)
+        desc = f"normal (delta) over {phrase} (test-set noise only, 1 seed)"
     else:
-        res = draw_resampling(n_units, n_boot, seed)
-        values = (resampled_means(data, res) if metric is None
-                  else _resampled_metric(data, metric, res))
-        resampled = _apply(contrast, values)
+        resampled = _apply_seeds(contrast, resample(keep, n_boot, seed))
         bounds = _percentile_bounds if method == PERCENTILE else _bootstrap_t_bounds
         out = bounds(observed, resampled, level)
         if n_seeds == 1:
-            desc = f"paired bootstrap over {units} (test-set noise only, 1 seed)"
+            desc = f"{strat}paired bootstrap over {phrase} (test-set noise only, 1 seed)"
         else:
             kind = "percentile bootstrap" if method == PERCENTILE else "bootstrap-t"
-            desc = f"two-level {kind} over {n_seeds} seeds x {units}"
+            desc = f"two-level {strat}{kind} over {n_seeds} seeds x {phrase}"
         undefined = float(np.isnan(resampled.mean(-1)).mean())
         if undefined > 0:
             desc += f"; {undefined:.1%} of {n_boot} resamples undefined"
     value, lo, hi, se, p = (float(v) for v in out)
-    return Estimate(value, lo, hi, p, se, sd_between, n_seeds, min(n_units), desc + dropped,
-                    level)
+    return Estimate(value, lo, hi, p, se, sd_between, n_seeds, fewest, desc + dropped, level)
+
+
+def estimate(per_seed: Sequence, contrast: Contrast | Sequence[Contrast], *,
+             metric: Metric | None = None, method: str = AUTO, level: float = LEVEL,
+             n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED) -> Estimate:
+    """Mean over seeds of a per-seed statistic, with a CI and a p-value against 0.
+
+    Args:
+        per_seed: per seed an array ``(C, n_s)`` of scores in [0, 1]; with ``metric``,
+            ``(predictions (C, n_s), labels (n_s,))`` pairs.
+        contrast: ``(..., C) -> (...)`` per-seed statistic of the condition values, or a list
+            of one per seed (e.g. each with that seed's chance levels).
+        metric: row-wise ``(k, n), (k, n) -> (k,)`` metric, or None (means of scores).
+        method: one of :data:`METHODS`; ``"auto"`` is :data:`AUTO_MULTI_SEED` with two or
+            more seeds and :data:`AUTO_ONE_SEED` with one.
+        level: confidence level in (0, 1).
+        n_boot, seed: bootstrap resamples and generator seed.
+
+    Raises:
+        ValueError: bad ``level``, ``method`` or ``n_boot``; empty ``per_seed``; shape
+            mismatch; scores outside [0, 1]; ``student_t``/``bootstrap_t`` with fewer than
+            2 seeds of defined statistic; ``normal`` with more than one seed or a metric; a
+            list of contrasts not one per seed.
+    """
+    level = _check_level(level)
+    method = _check_method(method)
+    n_boot = _check_n_boot(n_boot)
+    data = _check_scores(per_seed) if metric is None else _check_pairs(per_seed)
+    contrast = _per_seed_contrasts(contrast, len(data))
+    n_units = [x.shape[1] if metric is None else x[1].shape[0] for x in data]
+
+    def resample(keep: np.ndarray, n: int, gen_seed: int) -> np.ndarray:
+        sub = [data[i] for i in keep]
+        res = draw_resampling([n_units[i] for i in keep], n, gen_seed)
+        return resampled_means(sub, res) if metric is None else \
+            _resampled_metric(sub, metric, res)
+
+    def normal(i: int, f: Contrast) -> tuple[np.ndarray, ...]:
+        return _normal_bounds(data[i], f, level)
+
+    return _interval(_observed_values(data, metric), contrast, n_units,
+                     lambda keep: _units_phrase([n_units[i] for i in keep]), resample,
+                     normal if metric is None else None, method, level, n_boot, seed,
+                     stratified=False, normal_error=" and a metric" if metric is not None
+                     else "")
+
+
+def _check_blocks(per_seed: Sequence[Sequence], metrics: Sequence[Metric | None] | None
+                  ) -> tuple[list[list], list[Metric | None]]:
+    """Validated blocks (scores or pairs per block) and one metric (or None) per block."""
+    if len(per_seed) == 0:
+        raise ValueError("per_seed is empty: need at least 1 seed")
+    n_blocks = len(per_seed[0])
+    if n_blocks == 0:
+        raise ValueError("per_seed[0] has no block")
+    metrics = [None] * n_blocks if metrics is None else list(metrics)
+    if len(metrics) != n_blocks:
+        raise ValueError(f"{len(metrics)} metrics for {n_blocks} blocks")
+    out: list[list] = []
+    for s, blocks in enumerate(per_seed):
+        if len(blocks) != n_blocks:
+            raise ValueError(f"per_seed[{s}] has {len(blocks)} blocks, per_seed[0] has "
+                             f"{n_blocks}: every seed needs the same blocks")
+        out.append([])
+    for k, metric in enumerate(metrics):
+        column = [blocks[k] for blocks in per_seed]
+        try:
+            checked = _check_scores(column) if metric is None else _check_pairs(column)
+        except ValueError as err:
+            raise ValueError(f"block {k}: {err}") from err
+        for s, block in enumerate(checked):
+            out[s].append(block if metric is None else (block[0], np.asarray(block[1])))
+    return out, metrics
+
+
+def estimate_blocks(per_seed: Sequence[Sequence], contrast: Contrast | Sequence[Contrast], *,
+                    metrics: Sequence[Metric | None] | None = None, method: str = AUTO,
+                    level: float = LEVEL, n_boot: int = N_BOOTSTRAP,
+                    seed: int = BOOTSTRAP_SEED) -> Estimate:
+    """:func:`estimate` for conditions scored on different example sets within a seed.
+
+    Within a seed, the conditions fall into blocks: the conditions of one block are scored
+    on the same examples (paired), different blocks on different examples (e.g. human_gap's
+    SST-2 and CommonsenseQA, factoid_vs_mc's TriviaQA and ARC-Easy). The bootstrap draws the
+    seeds with replacement and then, within each drawn seed, the examples of every block
+    independently (stratified by block, each block keeping its size). The conditions are
+    indexed across the blocks, block 0's first: the contrast sees one vector of condition
+    values per seed.
+
+    With a single block per seed this is exactly :func:`estimate` (the same draws).
+
+    Args:
+        per_seed: per seed, per block: scores ``(C_b, n_b)`` in [0, 1], or with
+            ``metrics[b]`` a ``(predictions (C_b, n_b), labels (n_b,))`` pair. Every seed
+            has the same blocks with the same ``C_b``; ``n_b`` may differ across seeds.
+        contrast: ``(..., sum C_b) -> (...)``, or a list of one per seed.
+        metrics: per block, None (mean of the scores) or a row-wise metric.
+        method, level, n_boot, seed: as :func:`estimate` (``normal``: one seed, scores
+            only; the covariance is block-diagonal).
+
+    Returns:
+        An :class:`Estimate`; ``n_units`` is the smallest block of a seed used.
+
+    Raises:
+        ValueError: as :func:`estimate`, naming the block; seeds with different blocks.
+    """
+    level = _check_level(level)
+    method = _check_method(method)
+    n_boot = _check_n_boot(n_boot)
+    data, metrics = _check_blocks(per_seed, metrics)
+    contrast = _per_seed_contrasts(contrast, len(data))
+    sizes = [[_block_units(b) for b in blocks] for blocks in data]
+    values = np.stack([np.concatenate([_observed_values([b], m)[0]
+                                       for b, m in zip(blocks, metrics, strict=True)])
+                       for blocks in data])
+
+    def resample(keep: np.ndarray, n: int, gen_seed: int) -> np.ndarray:
+        res = draw_block_resampling([sizes[i] for i in keep], n, gen_seed)
+        return resampled_block_values([data[i] for i in keep], metrics, res)
+
+    def normal(i: int, f: Contrast) -> tuple[np.ndarray, ...]:
+        covs = []
+        for x in data[i]:
+            n = x.shape[1]
+            xc = x - x.mean(-1, keepdims=True)
+            covs.append(xc @ xc.T / ((n - 1) * n))
+        return _delta_bounds(values[i], linalg.block_diag(*covs), f, level)
+
+    scores_only = all(m is None for m in metrics)
+    return _interval(values, contrast, [min(b) for b in sizes],
+                     lambda keep: _blocks_phrase([sizes[i] for i in keep]), resample,
+                     normal if scores_only else None, method, level, n_boot, seed,
+                     stratified=len(sizes[0]) > 1,
+                     normal_error="" if scores_only else " and a metric")
+
+
+def _block_units(block: Any) -> int:
+    return int(block[1].shape[0]) if isinstance(block, tuple) else int(block.shape[1])
 
 
 # ----------------------------------------------------------------------------- verdicts

@@ -7,6 +7,7 @@ from junk_dna.lazy import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "finetune": [
         "NO_DECAY", "TrainConfig", "LengthGroupedBatchSampler", "TrainResult", "parameter_groups",
-        "eval_order", "MultipleChoiceCollator", "evaluate", "fine_tune"
+        "eval_order", "MultipleChoiceCollator", "evaluate", "predict", "fine_tune",
+        "evaluation_steps"
     ],
 })

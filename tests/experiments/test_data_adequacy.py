@@ -23,7 +23,8 @@ def test_only_sparse_transfer_and_its_baselines():
 def test_presets_expand_with_a_dense_baseline_per_fraction():
     sizes = {n: expand_preset("data_adequacy", load_preset("data_adequacy", n), check_hub=False)
              for n in preset_names("data_adequacy")}
-    assert {n: len(r) for n, r in sizes.items()} == {"smoke": 2, "pilot": 6, "default": 18, "paper": 765}
+    assert {n: len(r) for n, r in sizes.items()} == {"smoke": 2, "pilot": 6, "default": 18,
+                                                     "paper": 765}
     dense = [r.params for r in sizes["default"] if r.params["mode"] == "dense"]
     assert sorted(p["data_fraction"] for p in dense) == [0.25, 0.5, 1.0]
 

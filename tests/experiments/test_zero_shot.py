@@ -96,6 +96,7 @@ def test_end_to_end_tiny_run_on_embedded_questions(tiny_lm_dir, tmp_path):
     assert pruned["sparsity"]["reached"] == pytest.approx(0.5, abs=1e-6)  # exact per matrix
     per_q = json.loads((tmp_path / "mag" / "per_question.json").read_text())
     assert all(len(v) == 4 for v in per_q.values())
+    assert per_q["n_options|context=full"] == [4] * 4  # SciQ: the chance level's 1/k
     again = run(ZeroShotConfig(**base, method="magnitude", sparsity=0.5))
     assert again["final"] == pruned["final"]  # same parameters, same numbers
 
@@ -158,7 +159,7 @@ def test_zero_shot_and_quantization_figures_render(tmp_path):
 
 
 def _write_runs(tmp_path, spec: dict[str, dict[str, float]], experiment: str,
-                extra: dict[str, dict]) -> pd.DataFrame:
+                extra: dict[str, dict], task: str = "sciq") -> pd.DataFrame:
     """Run folders with per_question.json: ``spec[run_id][metric] = accuracy`` over 200
     questions (the first ``round(200 * acc)`` correct); ``extra[run_id]`` its parameters."""
     rows = []
@@ -169,7 +170,7 @@ def _write_runs(tmp_path, spec: dict[str, dict[str, float]], experiment: str,
                  for m, a in metrics.items()}
         (folder / "per_question.json").write_text(json.dumps(per_q))
         for m, a in metrics.items():
-            rows.append({"experiment": experiment, "model": "m", "task": "t", "seed": 0,
+            rows.append({"experiment": experiment, "model": "m", "task": task, "seed": 0,
                          "which": "last", "run_id": run_id, "run_dir": str(folder),
                          "pattern": None, "sparsity": None, "nm": None, "bits": None,
                          "granularity": None, **extra[run_id], "metric": m, "value": a})
@@ -177,19 +178,24 @@ def _write_runs(tmp_path, spec: dict[str, dict[str, float]], experiment: str,
 
 
 def test_zero_shot_claims_on_known_per_question_scores(tmp_path):
+    """The claims read per_question.json (no records needed) and put every statistic on the
+    chance-corrected retention scale (SciQ: 4 options, chance 0.25)."""
     from junk_dna.report.claims import CLAIM_A, CLAIM_B, CLAIM_Q, SUPPORTED, evaluate_claims
 
     spec = {"dense": {"acc|context=full": 0.8, "acc|context=0": 0.5}}
     extra = {"dense": {"method": "dense"}}
-    for s, full, closed in ((0.1, 0.78, 0.45), (0.3, 0.7, 0.3), (0.5, 0.6, 0.15)):
+    for s, full, closed in ((0.1, 0.78, 0.45), (0.3, 0.7, 0.3), (0.5, 0.6, 0.25)):
         spec[f"m{s}"] = {"acc|context=full": full, "acc|context=0": closed}
         extra[f"m{s}"] = {"method": "magnitude", "pattern": "unstructured", "sparsity": s}
     table = evaluate_claims(_write_runs(tmp_path / "c", spec, "context_length", extra))
-    a = table[table["claim"] == CLAIM_A].iloc[0]
-    b = table[table["claim"] == CLAIM_B].iloc[0]
-    assert a["verdict"] == SUPPORTED and a["value"] == pytest.approx(-1.0)
-    # full: 97.5/87.5/75, closed: 90/60/30 -> gap 10 on average... per point 7.5, 27.5, 45
-    assert b["value"] == pytest.approx((7.5 + 27.5 + 45) / 3)
+    prim = table[table["primary"]]
+    a = prim[prim["claim"] == CLAIM_A].iloc[0]
+    b = prim[prim["claim"] == CLAIM_B].iloc[0]
+    assert a["verdict"] == SUPPORTED and a["value"] < 0
+    # R full: (0.78-.25)/.55, (.7-.25)/.55, (.6-.25)/.55; closed: (.45-.25)/.25, .05/.25, 0
+    r_full = [100 * (v - 0.25) / 0.55 for v in (0.78, 0.7, 0.6)]
+    r_closed = [100 * (v - 0.25) / 0.25 for v in (0.45, 0.3, 0.25)]
+    assert b["value"] == pytest.approx(np.mean(np.subtract(r_full, r_closed)))
     assert b["verdict"] == SUPPORTED and b["ci_low"] > 0
     assert "context=full vs context=0" in b["scope"]
 
@@ -201,6 +207,9 @@ def test_zero_shot_claims_on_known_per_question_scores(tmp_path):
         spec[f"p{bits}"] = {"acc|all": p}
         extra[f"p{bits}"] = {"method": "magnitude", "pattern": "unstructured",
                              "sparsity": 1 - bits / 16}
-    table = evaluate_claims(_write_runs(tmp_path / "q", spec, "quantization", extra))
-    q = table[table["claim"] == CLAIM_Q].iloc[0]
-    assert q["value"] == pytest.approx((20 + 36) / 2) and q["verdict"] == SUPPORTED
+    table = evaluate_claims(_write_runs(tmp_path / "q", spec, "quantization", extra,
+                                        task="arc_easy"))
+    q = table[(table["claim"] == CLAIM_Q) & table["primary"]].iloc[0]
+    # ARC-Easy's nominal 4 options (no recorded counts): R(dense 0.5) = 100; RTN 100 / 92,
+    # magnitude 60 / 20 at the matched sparsities
+    assert q["value"] == pytest.approx((40 + 72) / 2) and q["verdict"] == SUPPORTED

@@ -76,3 +76,15 @@ def test_true_gem_figure_has_the_paper_layout(tmp_path):
     assert all(p.stat().st_size > 1000 for p in paths)
     with pytest.raises(ValueError, match="no true_gem runs"):
         true_gem_figure(pd.DataFrame())
+
+
+def test_figures_take_the_retention_scale(tmp_path):
+    """scale="retention" draws R from the per-example labels (here none: the accuracy's
+    chance level is unknown, so the pruned curves are empty but the figure still draws)."""
+    from junk_dna.report.plots import y_label
+
+    fig = true_gem_figure(_rows(), scale="retention")
+    assert fig.axes[0].get_ylabel() == y_label("retention", "score", "\n")
+    assert "chance = 0" in y_label("retention", "acc")
+    with pytest.raises(ValueError, match="scale"):
+        true_gem_figure(_rows(), scale="percent")

@@ -156,7 +156,7 @@ def test_preset_errors_name_the_bad_value(tmp_path: Path, text: str, expected: l
 
 
 def test_preset_lookup_errors(tmp_path: Path) -> None:
-    with pytest.raises(PresetError, match=r"'nope'.*\['smoke', 'default', 'paper'\]"):
+    with pytest.raises(PresetError, match=r"'nope'.*\['smoke', 'pilot', 'default', 'paper'\]"):
         load_preset("true_gem", "nope")
     with pytest.raises(PresetError, match="missing.yaml"):
         load_preset("sleepy", str(tmp_path / "missing.yaml"))
