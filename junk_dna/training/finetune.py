@@ -27,7 +27,6 @@ evaluations of the schedule; the weights and the last metrics do not change).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from junk_dna.checks import check_int
 from junk_dna.data.encode_cache import (
     MC_FIELDS,
     encode_cached,
@@ -47,9 +47,9 @@ from junk_dna.data.glue_tasks import TaskData, TaskSpec
 from junk_dna.evaluation.glue_metrics import get_metric
 from junk_dna.pruning.transfer import MaskEnforcer
 from junk_dna.training.compact import CompactEmbedding, compact_reason, training_token_ids
+from junk_dna.training.precision import autocast_factory, check_mixed_precision
 
 NO_DECAY: tuple[str, ...] = ("bias", "LayerNorm.weight", "layer_norm.weight", "layernorm.weight")
-MIXED_PRECISIONS: tuple[str, ...] = ("no", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,10 @@ class TrainConfig:
         eval_batch_size: examples per evaluation forward pass.
         max_length: tokens kept per example (truncation; padding is dynamic per batch).
         seed: seeds the shuffling order (dropout uses the global RNG seeded by the caller).
-        mixed_precision: ``"no"`` (float32); ``"bf16"``: the forward passes of training and
-            evaluation under ``torch.autocast`` with bfloat16 (on a CPU as on a GPU: the
-            matmuls run in bfloat16, about 1.7x faster per step on a CPU with AVX-512 BF16;
-            weights, gradients, AdamW and the transfer mode's projection stay float32);
-            ``"fp16"``: accelerate's float16 autocast with loss scaling (GPU only). Mixed
-            precision changes the numbers slightly (``benchmarks/README.md``: within 0-2 of
-            262 test sentences of float32 over 5 seeds).
+        mixed_precision: ``"no"`` (float32), ``"bf16"`` (bfloat16 autocast of the forward
+            passes, CPU or GPU; float32 weights, gradients and AdamW) or ``"fp16"`` (GPU
+            only); see :mod:`junk_dna.training.precision`. Not exact: bf16 changes the
+            numbers slightly.
         group_by_length: batch examples of similar length together (as transformers'
             ``group_by_length``): shuffled mega-batches of ``8 * batch_size`` examples are
             sorted by length and cut into batches, whose order is shuffled again. Same
@@ -110,13 +107,9 @@ class TrainConfig:
     eval_last: int | None = None
 
     def __post_init__(self) -> None:
-        if self.mixed_precision not in MIXED_PRECISIONS:
-            raise ValueError(f"unknown mixed_precision {self.mixed_precision!r}; allowed: "
-                             f"{list(MIXED_PRECISIONS)}")
-        if self.eval_last is not None and (isinstance(self.eval_last, bool)
-                                           or not isinstance(self.eval_last, int)
-                                           or self.eval_last < 1):
-            raise ValueError(f"eval_last {self.eval_last!r} must be an integer >= 1 or None")
+        check_mixed_precision(self.mixed_precision)
+        if self.eval_last is not None:
+            check_int("eval_last", self.eval_last, 1)
 
 
 class LengthGroupedBatchSampler:
@@ -318,7 +311,7 @@ def fine_tune(
     # run a float32 run after a bf16 one); fp16 needs accelerate's loss scaling (GPU only)
     accelerator = Accelerator(mixed_precision="fp16" if config.mixed_precision == "fp16"
                               else "no", cpu=not torch.cuda.is_available())
-    autocast = _autocast(config.mixed_precision, accelerator.device.type)
+    autocast = autocast_factory(config.mixed_precision, accelerator.device.type)
     clock = time.perf_counter()
     loaders = _data_loaders(tokenizer, data, config)
     tokenize_s = time.perf_counter() - clock
@@ -393,14 +386,6 @@ def fine_tune(
             compact.sync()  # the model leaves with its full, trained table
     result.last = result.epochs[-1]["metrics"]
     return result
-
-
-def _autocast(mixed_precision: str, device_type: str) -> Callable[[], Any]:
-    """A factory of the context the forward passes run in: ``torch.autocast`` with bfloat16
-    for ``"bf16"``, else nothing (float32, or accelerate's own fp16 autocast)."""
-    if mixed_precision == "bf16":
-        return lambda: torch.autocast(device_type, dtype=torch.bfloat16)
-    return contextlib.nullcontext
 
 
 def _rng_devices() -> list[int]:
