@@ -1,21 +1,28 @@
-"""Candidate speed-ups of the MiniLM fine-tune, each measured as a ratio against today's path.
+"""Speed-ups of the MiniLM fine-tune, each measured as a ratio against a named baseline.
 
 Run (``HF_HUB_OFFLINE=1``; every section runs alone, each well under 10 minutes):
 
     python benchmarks/bench_finetune.py --steps      # step variants, interleaved (~5 min)
-    python benchmarks/bench_finetune.py --whole      # fine_tune (--baseline) vs the prototype
+    python benchmarks/bench_finetune.py --whole --baseline --path recommended   # fine_tune
     python benchmarks/bench_finetune.py --accuracy --seeds 41 42 43   # fp32 vs bf16 metrics
     python benchmarks/bench_finetune.py --eval       # evaluation passes: cost per epoch
     python benchmarks/bench_finetune.py --layout     # 2 runs x 1 thread vs 1 run x 2 threads
     python benchmarks/bench_finetune.py --mc         # CommonsenseQA (5 options) step variants
     python benchmarks/bench_finetune.py --compile    # torch.compile (inductor): cost and gain
 
-The baseline (``--baseline`` in ``--whole``) is the package's own ``junk_dna.training.fine_tune``
-called as ``true_gem.run`` calls it for the ``default`` preset (MiniLM, embedded SST-2 with its
-610 training sentences, batch 16, ``group_by_length``, max_length 64, lr 1e-4, 2 epochs, seed
-41, the ``sparse`` transfer mode's ``MaskEnforcer`` at 50 % unless ``--mode``); the step
-baseline is ``fine_tune``'s loop body (forward, ``backward``, fused AdamW, scheduler,
-``zero_grad(set_to_none=True)``, ``after_step``, ``loss.item()``) on the same batches.
+``--whole`` and ``--accuracy`` run the package's ``junk_dna.training.finetune.fine_tune`` as
+``true_gem.run`` calls it with ``TrueGemConfig``'s defaults (MiniLM, embedded SST-2 with its
+610 training sentences, batch 16, ``group_by_length``, max_length 64, lr 1e-4, seed 41, the
+``sparse`` transfer mode's ``MaskEnforcer`` at 50 % unless ``--mode``; ``--epochs`` 2), on
+the paths of :data:`PACKAGE_PATHS`: the named baseline is the path before issue 15 (full
+embedding table, float32, every evaluation), the others the package's options
+(``mixed_precision="bf16"``, ``eval_last``, the compact embedding, on by default).
+
+``--steps``, ``--mc``, ``--layout``, ``--compile`` and ``--profile`` time prototype steps
+(:class:`Trainer`, ``fine_tune``'s loop body: forward, ``backward``, fused AdamW,
+scheduler, ``zero_grad(set_to_none=True)``, ``after_step``, ``loss.item()``) on the same
+batches, including the variants that were measured and dropped (eager attention, other
+AdamW implementations, padding to 16, torch.compile).
 
 Each variant changes one thing (or a named combination) of that step:
 
@@ -24,11 +31,10 @@ Each variant changes one thing (or a named combination) of that step:
   ``fused=True``;
 * ``keep-grads``: ``zero_grad(set_to_none=False)``: gradient buffers are reused (no fresh
   91 MB of gradients each step) and zeroed in place;
-* ``compact-emb``: only the embedding rows of tokens that occur in the training split are a
-  trainable parameter (3,688 of 30,522 rows on SST-2), written back into the full table before
-  each evaluation. Every other row gets an exactly zero gradient in today's path, so with
-  weight decay 0 on them (the default) AdamW leaves them bit-identical (m = v = 0, update
-  0 / (0 + eps) = 0): the result is meant to be **bit-identical**; checked below;
+* ``compact-emb``: the package's ``junk_dna.training.compact.CompactEmbedding``: only the
+  embedding rows of tokens that occur in the training split are a trainable parameter (3,688
+  of 30,522 rows on SST-2), written back into the full table before each evaluation;
+  **bit-identical** (checked below);
 * ``bf16``: the training forward (and hence the backward matmuls) under
   ``torch.autocast("cpu", torch.bfloat16)``; master weights, gradients and AdamW stay fp32.
   Changes the numbers: compared on final metrics over seeds (``--accuracy``);
@@ -64,6 +70,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from finetune_common import (  # noqa: E402
+    BENCH_EPOCHS,
     RunSetup,
     Timer,
     batch_sentences,
@@ -75,16 +82,15 @@ from finetune_common import (  # noqa: E402
     prepare_run,
 )
 
-from junk_dna.training import (  # noqa: E402
-    MC_FIELDS,
-    LengthGroupedBatchSampler,
+import junk_dna.training.finetune as finetune_module  # noqa: E402
+from junk_dna.data.encode_cache import encode  # noqa: E402
+from junk_dna.training.compact import CompactEmbedding, training_token_ids  # noqa: E402
+from junk_dna.training.finetune import (  # noqa: E402
     MultipleChoiceCollator,
     TrainConfig,
     TrainResult,
-    encode,
     eval_order,
     evaluate,
-    feature_length,
     fine_tune,
     parameter_groups,
 )
@@ -97,14 +103,11 @@ class Options:
 
     compact_embedding: bool = False
     bf16: bool = False  # autocast bf16 for the training forward/backward
-    bf16_eval: bool = False  # autocast bf16 for evaluation
     optimizer: str = "fused"  # fused | foreach | loop
     set_to_none: bool = True
     attn: str | None = None  # None: the model's default (sdpa) | "eager"
     bucket: int = 0  # pad batches to a multiple of this many tokens (0: no)
     compile: str | None = None  # None | "dynamic" | "static"
-    compile_eval: bool = False
-    eval_epochs: str = "all"  # "all" | "last": which epochs are evaluated
 
     def label(self) -> str:
         parts = []
@@ -122,58 +125,7 @@ class Options:
             parts.append(f"bucket{self.bucket}")
         if self.compile:
             parts.append(f"compile-{self.compile}")
-        if self.bf16_eval:
-            parts.append("bf16-eval")
-        if self.eval_epochs != "all":
-            parts.append(f"eval-{self.eval_epochs}")
         return "+".join(parts) or "baseline"
-
-
-class CompactEmbedding:
-    """Trains only the word-embedding rows that the training split can reach.
-
-    ``ids``: every token id of the training features (the pad id is added). The model's word
-    embedding is swapped for a ``len(ids)``-row ``nn.Embedding`` (same ``padding_idx``, mapped)
-    during training; input ids are remapped through a lookup table; :meth:`sync` writes the
-    trained rows back into the full table and puts the full module back (for evaluation and
-    at the end). Rows outside ``ids`` never get a gradient (exactly 0 in the dense path),
-    so with weight decay 0 their AdamW update is exactly 0 and skipping them is exact.
-    """
-
-    def __init__(self, model: torch.nn.Module, ids: torch.Tensor) -> None:
-        self.model = model
-        self.full = model.get_input_embeddings()
-        pad = self.full.padding_idx
-        if pad is not None:
-            ids = torch.cat([ids, torch.tensor([pad])])
-        self.ids = torch.unique(ids)
-        self.lookup = torch.full((self.full.num_embeddings,), -1, dtype=torch.long)
-        self.lookup[self.ids] = torch.arange(len(self.ids))
-        # _weight= skips nn.Embedding's random init: drawing it would shift the global RNG
-        # stream that dropout uses, and the run would no longer be the same run.
-        self.small = torch.nn.Embedding(
-            len(self.ids), self.full.embedding_dim,
-            padding_idx=None if pad is None else int(self.lookup[pad]),
-            _weight=self.full.weight.detach()[self.ids].clone())
-
-    def train_mode(self) -> None:
-        self.model.set_input_embeddings(self.small)
-
-    def remap(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {**batch, "input_ids": self.lookup[batch["input_ids"]]}
-
-    @torch.no_grad()
-    def sync(self) -> None:
-        self.full.weight.index_copy_(0, self.ids, self.small.weight)
-        self.model.set_input_embeddings(self.full)
-
-
-def train_token_ids(feats: list[dict[str, Any]]) -> torch.Tensor:
-    ids = feats and feats[0]["input_ids"]
-    nested = bool(ids) and isinstance(ids[0], list)
-    flat = ([t for f in feats for row in f["input_ids"] for t in row] if nested
-            else [t for f in feats for t in f["input_ids"]])
-    return torch.unique(torch.tensor(flat, dtype=torch.long))
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig, kind: str):
@@ -205,7 +157,9 @@ class Trainer:
         if options.compact_embedding:
             from finetune_common import train_features
 
-            self.compact = CompactEmbedding(self.model, train_token_ids(train_features(setup)))
+            pads = {setup.tokenizer.pad_token_id or 0}
+            self.compact = CompactEmbedding(self.model,
+                                            training_token_ids(train_features(setup), pads))
             self.compact.train_mode()
         self.optimizer = make_optimizer(self.model, cfg, options.optimizer)
         self.scheduler = get_linear_schedule_with_warmup(
@@ -261,78 +215,6 @@ class Trainer:
             self.compact.sync()
 
 
-def fast_fine_tune(setup: RunSetup, options: Options) -> TrainResult:
-    """``fine_tune`` (same data order, same protocol, same record fields) with ``options``."""
-    from transformers import DataCollatorWithPadding
-
-    data, config, tokenizer = setup.data, setup.config, setup.tokenizer
-    spec = data.spec
-    clock = time.perf_counter()
-    mc = tuple(spec.text_fields) == MC_FIELDS
-    collate = (MultipleChoiceCollator(tokenizer) if mc else DataCollatorWithPadding(
-        tokenizer, pad_to_multiple_of=options.bucket or None))
-    train_feats = encode(tokenizer, data.train, spec.text_fields, config.max_length)
-    generator = torch.Generator().manual_seed(config.seed)
-    from torch.utils.data import DataLoader
-
-    if config.group_by_length:
-        sampler = LengthGroupedBatchSampler([feature_length(f) for f in train_feats],
-                                            config.batch_size, generator)
-        train_loader = DataLoader(train_feats, batch_sampler=sampler, collate_fn=collate)
-    else:
-        train_loader = DataLoader(train_feats, batch_size=config.batch_size, shuffle=True,
-                                  collate_fn=collate, generator=generator)
-    eval_loaders = {}
-    for split, cols in data.evals.items():
-        feats = encode(tokenizer, cols, spec.text_fields, config.max_length)
-        eval_loaders[split] = DataLoader([feats[i] for i in eval_order(feats)],
-                                         batch_size=config.eval_batch_size, collate_fn=collate)
-    tokenize_s = time.perf_counter() - clock
-    steps_per_epoch = math.ceil(len(train_feats) / config.batch_size)
-    trainer = Trainer(setup, options, steps_per_epoch * config.epochs)
-    eval_forward = None
-    result = TrainResult()
-    result.timings = {"tokenize": tokenize_s, "train": 0.0, "evaluate": 0.0}
-    best_value = -math.inf
-    for epoch in range(1, config.epochs + 1):
-        clock = time.perf_counter()
-        trainer.train_again()
-        losses = []
-        for batch in train_loader:
-            losses.append(trainer.step(batch))
-            result.steps += 1
-        result.timings["train"] += time.perf_counter() - clock
-        clock = time.perf_counter()
-        metrics: dict[str, float] = {}
-        if options.eval_epochs == "all" or epoch == config.epochs:
-            model = trainer.eval_model()
-            if options.compile_eval and eval_forward is None:
-                eval_forward = torch.compile(model, dynamic=True)
-            ctx = (torch.autocast("cpu", dtype=torch.bfloat16) if options.bf16_eval
-                   else nullcontext())
-            with ctx:
-                for i, (split, loader) in enumerate(eval_loaders.items()):
-                    scores = _evaluate(eval_forward or model, model, loader, spec.metric,
-                                       spec.num_labels)
-                    metrics.update({(k if i == 0 else f"{k}@{split}"): v
-                                    for k, v in scores.items()})
-        else:
-            # Iterating a DataLoader without its own generator draws one int64 from the
-            # global RNG (its _base_seed), the RNG dropout uses: a skipped evaluation draws
-            # them too, so that the following epochs see the same dropout masks.
-            for _ in eval_loaders:
-                torch.empty((), dtype=torch.int64).random_()
-        result.timings["evaluate"] += time.perf_counter() - clock
-        entry = {"epoch": epoch, "metrics": metrics, "train_loss": float(np.mean(losses))}
-        result.epochs.append(entry)
-        result.train_loss.append(entry["train_loss"])
-        if metrics and metrics[spec.main_metric] > best_value:
-            best_value, result.best, result.best_epoch = metrics[spec.main_metric], metrics, epoch
-    trainer.finish()
-    result.last = result.epochs[-1]["metrics"]
-    return result
-
-
 def _evaluate(forward, model, loader, metric, num_labels):
     if forward is model:
         return evaluate(model, loader, metric, num_labels)
@@ -361,12 +243,6 @@ STEP_VARIANTS: dict[str, Options] = {
     "bf16+compact+keep": Options(bf16=True, compact_embedding=True, set_to_none=False),
     "bucket16": Options(bucket=16),
     "bf16+compact": Options(bf16=True, compact_embedding=True),
-    # the exact part of the proposal for a pruned run (bit-identical weights and last metrics)
-    "exact": Options(compact_embedding=True, eval_epochs="last"),
-    # the proposal for a pruned run: bf16 training and evaluation, compact embedding, and
-    # only the last epoch evaluated (a dense run keeps eval_epochs="all")
-    "recommended": Options(bf16=True, compact_embedding=True, bf16_eval=True,
-                           eval_epochs="last"),
 }
 
 
@@ -456,17 +332,36 @@ def run_step_variants(variants: dict[str, Options], *, task: str, mode: str, rou
 
 
 # ------------------------------------------------------------------------------ whole runs
+#: Whole runs through the package's ``fine_tune``: keyword arguments and ``TrainConfig``
+#: overrides. ``baseline`` is the path before issue 15's integration (full embedding table,
+#: float32, every evaluation of the schedule): the named baseline of ``--whole``.
+PACKAGE_PATHS: dict[str, dict[str, Any]] = {
+    "baseline": {"compact_embedding": False},
+    "compact": {},  # the package default: compact embedding (exact)
+    "exact": {"eval_last": 1},  # + only the last evaluation (exact weights and last metrics)
+    "bf16": {"mixed_precision": "bf16"},  # + bf16 autocast (not exact)
+    "recommended": {"mixed_precision": "bf16", "eval_last": 1},
+}
+
+
+def package_fine_tune(setup: RunSetup, path: str) -> TrainResult:
+    """``fine_tune`` of ``setup`` as ``true_gem.run`` calls it, with :data:`PACKAGE_PATHS`
+    ``[path]`` applied."""
+    given = dict(PACKAGE_PATHS[path])
+    compact = given.pop("compact_embedding", True)
+    config = replace(setup.config, **given)
+    return fine_tune(setup.model, setup.tokenizer, setup.data, config,
+                     make_enforcer=setup.make_enforcer, compact_embedding=compact)
+
+
 class EvalClock:
-    """Wraps ``junk_dna.training.evaluate`` (what ``fine_tune`` calls) and this module's
-    ``evaluate`` to add up their wall and CPU seconds, so that a whole run's training CPU time
-    is its CPU time minus evaluation (the package is not changed: the wrapper lives in this
-    process only)."""
+    """Wraps ``junk_dna.training.finetune.predict`` (what ``fine_tune``'s evaluations call)
+    to add up its wall and CPU seconds, so that a whole run's training CPU time is its CPU
+    time minus evaluation (the wrapper lives in this process only)."""
 
     def __init__(self) -> None:
-        import junk_dna.training as training
-
         self.wall = self.cpu = 0.0
-        self._orig = training.evaluate
+        self._orig = finetune_module.predict
 
         def timed(*a, **kw):
             with Timer() as t:
@@ -475,31 +370,27 @@ class EvalClock:
             self.cpu += t.thread
             return out
 
-        training.evaluate = timed
-        globals()["evaluate"] = timed
+        finetune_module.predict = timed
 
     def reset(self) -> None:
         self.wall = self.cpu = 0.0
 
 
-def whole(options: Options, reps: int, mode: str, task: str, threads: int, epochs: int) -> None:
-    """``fine_tune`` (baseline) vs ``fast_fine_tune(options)``, alternately, whole runs."""
+def whole(path: str, reps: int, mode: str, task: str, threads: int, epochs: int,
+          data_fraction: float = 1.0) -> None:
+    """``fine_tune`` on the baseline path vs on ``path`` (:data:`PACKAGE_PATHS`), alternately,
+    whole runs."""
     clock = EvalClock()
-    label = options.label()
-    rows: dict[str, list[dict[str, Any]]] = {"baseline": [], label: []}
+    rows: dict[str, list[dict[str, Any]]] = {"baseline": [], path: []}
     models = {}
     for r in range(reps):
-        order = ["baseline", label] if r % 2 == 0 else [label, "baseline"]
+        order = ["baseline", path] if r % 2 == 0 else [path, "baseline"]
         for name in order:
             setup = prepare_run(task=task, mode=mode, sparsity=0.5, threads=threads,
-                                epochs=epochs)
+                                epochs=epochs, data_fraction=data_fraction)
             clock.reset()
             with Timer() as t:
-                if name == "baseline":
-                    res = fine_tune(setup.model, setup.tokenizer, setup.data, setup.config,
-                                    make_enforcer=setup.make_enforcer)
-                else:
-                    res = fast_fine_tune(setup, options)
+                res = package_fine_tune(setup, name)
             n_train = len(next(iter(setup.data.train.values())))
             train_cpu = t.thread - clock.cpu - res.timings["tokenize"]
             row = {"wall": t.wall, "cpu": t.thread, "train": res.timings["train"],
@@ -508,19 +399,20 @@ def whole(options: Options, reps: int, mode: str, task: str, threads: int, epoch
                    "epochs": [e["metrics"] for e in res.epochs]}
             rows[name].append(row)
             models[name] = setup.model
-            print(f"  rep {r} {name:18s} train {res.timings['train']:6.1f} s wall / "
+            print(f"  rep {r} {name:12s} train {res.timings['train']:6.1f} s wall / "
                   f"{train_cpu:6.1f} s CPU ({n_train * epochs / train_cpu:5.1f} sentences per "
                   f"CPU-second), evaluate {res.timings['evaluate']:5.1f} s wall / "
                   f"{clock.cpu:5.1f} CPU, total {t.wall:6.1f} s wall / {t.thread:6.1f} CPU; "
                   f"last {res.last}", flush=True)
-    b, v = rows["baseline"], rows[label]
+    b, v = rows["baseline"], rows[path]
 
     def ratio(key: str) -> float:
         return median([x[key] for x in b]) / median([x[key] for x in v])
 
-    same, differ, worst = params_bits_equal(models["baseline"], models[label])
+    same, differ, worst = params_bits_equal(models["baseline"], models[path])
     n_sent = n_train * epochs
-    print(f"{label} vs fine_tune (baseline), {threads} thread(s), {epochs} epoch(s), {mode}:")
+    print(f"fine_tune {path} {PACKAGE_PATHS[path]} vs the baseline path "
+          f"{PACKAGE_PATHS['baseline']}, {threads} thread(s), {epochs} epoch(s), {mode}:")
     print(f"  training throughput: {n_sent / median([x['train_cpu'] for x in v]):.1f} vs "
           f"{n_sent / median([x['train_cpu'] for x in b]):.1f} sentences per CPU-second = "
           f"{ratio('train_cpu'):.2f}x (wall: {n_sent / median([x['train'] for x in v]):.1f} vs "
@@ -529,39 +421,40 @@ def whole(options: Options, reps: int, mode: str, task: str, threads: int, epoch
           f" evaluation {ratio('eval_cpu'):.2f}x CPU")
     verdict = "bit-identical" if same else f"differ ({differ} tensors, max {worst:.1e})"
     print(f"  final weights {verdict}"
-          f"; last-epoch metrics identical: {b[-1]['last'] == v[-1]['last']}; per-epoch: "
+          f"; last metrics identical: {b[-1]['last'] == v[-1]['last']}; per evaluation: "
           f"({b[-1]['epochs']} vs {v[-1]['epochs']})")
 
 
-def accuracy(seeds: list[int], variants: dict[str, Options], modes: list[str], task: str,
+def accuracy(seeds: list[int], paths: list[str], modes: list[str], task: str,
              threads: int) -> None:
-    """Final metrics of whole default runs per seed: fp32 prototype vs the variants."""
+    """Last metrics of whole runs per seed through ``fine_tune``: the first of ``paths``
+    (:data:`PACKAGE_PATHS`) as reference, paired by seed."""
     results: dict[tuple[str, str], list[float]] = {}
     for mode in modes:
         for seed in seeds:
-            for name, opts in variants.items():
+            for name in paths:
                 setup = prepare_run(task=task, mode=mode, sparsity=0.5, seed=seed,
                                     threads=threads)
                 with Timer() as t:
-                    res = fast_fine_tune(setup, opts)
+                    res = package_fine_tune(setup, name)
                 key = setup.data.spec.main_metric
                 accs = [e["metrics"].get(key) for e in res.epochs]
                 results.setdefault((mode, name), []).append(accs[-1])
                 flips, n, acc16 = eval_precision_flips(setup)
-                print(f"  {mode:7s} seed {seed} {name:20s} per-epoch {key} {accs}  "
+                print(f"  {mode:7s} seed {seed} {name:12s} per evaluation {key} {accs}  "
                       f"train {res.timings['train']:.1f} s (wall {t.wall:.0f} s); the final "
                       f"model evaluated under bf16 autocast: {flips}/{n} predictions differ "
                       f"from fp32 evaluation ({key} {acc16})", flush=True)
     n_test = len(next(iter(prepare_run(task=task, mode="dense").data.evals.values()))["label"])
     for mode in modes:
-        ref = results[(mode, next(iter(variants)))]
-        for name in variants:
+        ref = results[(mode, paths[0])]
+        for name in paths:
             vals = results[(mode, name)]
             diffs = [a - b for a, b in zip(vals, ref, strict=True)]
             p = float(np.mean(ref))
             se = math.sqrt(p * (1 - p) / n_test)
-            print(f"{mode:7s} {name:20s} last-epoch accuracy mean {np.mean(vals):.4f} "
-                  f"(seeds {vals}); paired diff vs {next(iter(variants))}: mean "
+            print(f"{mode:7s} {name:12s} last accuracy mean {np.mean(vals):.4f} "
+                  f"(seeds {vals}); paired diff vs {paths[0]}: mean "
                   f"{np.mean(diffs):+.4f}, max |d| {max(abs(d) for d in diffs):.4f}; "
                   f"test-set SE of one accuracy {se:.4f} (n={n_test})")
 
@@ -809,10 +702,14 @@ def compile_eval(setup: RunSetup, initial: torch.nn.Module, reps: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", action="store_true", help="step variants (interleaved)")
-    parser.add_argument("--whole", action="store_true", help="fine_tune vs the prototype")
+    parser.add_argument("--whole", action="store_true",
+                        help="fine_tune on --path vs fine_tune on the baseline path")
     parser.add_argument("--baseline", action="store_true",
-                        help="(--whole) the named baseline is junk_dna.training.fine_tune; "
-                             "always run, the flag is accepted for clarity")
+                        help="(--whole) the named baseline is fine_tune's path before issue "
+                             "15 (PACKAGE_PATHS['baseline']); always run, the flag is "
+                             "accepted for clarity")
+    parser.add_argument("--path", default="recommended", choices=list(PACKAGE_PATHS)[1:],
+                        help="(--whole) the package path compared with the baseline")
     parser.add_argument("--accuracy", action="store_true")
     parser.add_argument("--eval", action="store_true")
     parser.add_argument("--layout", action="store_true")
@@ -823,13 +720,13 @@ def main() -> None:
                         help="profile these step variants by operator family")
     parser.add_argument("--variants", nargs="*", default=None, help="subset of step variants")
     parser.add_argument("--fast", default="bf16+compact",
-                        help="the prototype's step variant for --whole / --layout / --compile")
-    parser.add_argument("--exact-only", action="store_true",
-                        help="--whole with the exact options only (compact-emb, eval-last)")
+                        help="the step variant for --layout / --compile / --profile")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--chunk", type=int, default=4)
     parser.add_argument("--reps", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=BENCH_EPOCHS)
+    parser.add_argument("--data-fraction", type=float, default=1.0,
+                        help="(--whole) share of the training split (a smoke test: 0.1)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--mode", default="sparse")
     parser.add_argument("--modes", nargs="*", default=["dense", "sparse"])
@@ -856,12 +753,10 @@ def main() -> None:
                           mode=args.mode, rounds=args.rounds, chunk=args.chunk,
                           threads=args.threads)
     if args.whole:
-        opts = STEP_VARIANTS["exact" if args.exact_only else args.fast]
-        whole(opts, args.reps, args.mode, args.task, args.threads, args.epochs)
+        whole(args.path, args.reps, args.mode, args.task, args.threads, args.epochs,
+              args.data_fraction)
     if args.accuracy:
-        variants = {"fp32 (compact)": STEP_VARIANTS["compact-emb"],
-                    "bf16 (+compact)": STEP_VARIANTS["bf16+compact"]}
-        accuracy(args.seeds, variants, args.modes, args.task, args.threads)
+        accuracy(args.seeds, ["compact", "bf16"], args.modes, args.task, args.threads)
     if args.eval:
         eval_costs(args.threads, args.reps)
     if args.layout:

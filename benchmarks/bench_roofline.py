@@ -330,7 +330,7 @@ class Step:
     def __init__(self, setup: RunSetup) -> None:
         from transformers import get_linear_schedule_with_warmup
 
-        from junk_dna.training import parameter_groups
+        from junk_dna.training.finetune import parameter_groups
 
         cfg = setup.config
         self.model = setup.model
@@ -486,19 +486,19 @@ def after_step(measured: list, flops: int, peak: dict[str, float], rates: dict) 
 
 
 def sciq_questions(n: int, tokenizer) -> list:
-    from junk_dna.evaluation import MCQuestion
-    from junk_dna.qa_tasks import format_prompt, load_mc
+    from junk_dna.data.qa_tasks import format_prompt, load_mc
+    from junk_dna.evaluation.lm_scoring import MCPrompt
 
     qs = load_mc("sciq", n=n, support_only=True)
-    return [MCQuestion(context=format_prompt(q, "mc_open", context_tokens=None,
+    return [MCPrompt(context=format_prompt(q, "mc_open", context_tokens=None,
                                              tokenizer=tokenizer),
                        options=tuple(q.options), label=q.label) for q in qs]
 
 
 def section_lm(threads_list: list[int], n_questions: int, peak: dict[str, float],
                rates: dict) -> None:
-    from junk_dna.evaluation import score_multiple_choice
-    from junk_dna.lm_models import load_causal_lm
+    from junk_dna.evaluation.lm_scoring import score_multiple_choice
+    from junk_dna.models.causal_lm import load_causal_lm
 
     print(f"\n## 3b. Achieved FLOP/s of SmolLM2-135M scoring (score_multiple_choice, "
           f"shared_context, batch_tokens 1024; {n_questions} SciQ questions, open book)")

@@ -4,17 +4,17 @@ Run (``HF_HUB_OFFLINE=1``): ``python benchmarks/bench_zero_shot.py --option-coun
 and ``python benchmarks/bench_zero_shot.py --bf16 [--tasks arc_easy:300 sciq:100]``.
 
 ``--option-count`` compares, on the first ``--n`` CommonsenseQA questions (the option_count
-preset's task, conditions k = 2, 3, 5, seed 0):
+experiment's default task, conditions k = 2, 3, 5, seed 0):
 
-* the named baseline, today's ``evaluate_conditions``: for each k the questions are cut to k
+* the named baseline, the path before issue 15: for each k the questions are cut to k
   options (``qa_tasks.subsample_options``) and ``score_multiple_choice`` scores them
   (2 + 3 + 5 = 10 options and 3 context passes per question);
-* the prototype: ``score_multiple_choice`` once on the 5-option questions, then, per k, the
-  kept options' log-likelihoods are picked from the same record and ``acc`` / ``acc_norm``
-  are argmaxes over that subset (ties to the first kept option, as ``_argmax``). An option's
-  log-likelihood depends on its context and its own text only (the prompt lists no options),
-  so this is the same quantity; it can differ only by float rounding of different batch
-  compositions (padding). The script counts per-question disagreements and compares metrics.
+* the package's path, ``evaluate_conditions`` of an option_count config: every question is
+  scored once with all its options, then each k takes the argmaxes over its kept options'
+  log-likelihoods (``lm_scoring.subset_record``). An option's log-likelihood depends on its
+  context and its own text only (the prompt lists no options), so this is the same quantity;
+  it can differ only by float rounding of different batch compositions (padding). The
+  script counts per-question disagreements and compares metrics.
 
 Both run alternately, ``--reps`` times, 1 thread; the ratio is of medians.
 
@@ -39,91 +39,69 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from finetune_common import Timer, load_line, median  # noqa: E402
 
-from junk_dna import qa_tasks  # noqa: E402
-from junk_dna.evaluation import MCQuestion, score_multiple_choice  # noqa: E402
-from junk_dna.lm_models import load_causal_lm  # noqa: E402
+from junk_dna.data import qa_tasks  # noqa: E402
+from junk_dna.evaluation.lm_scoring import MCPrompt, score_multiple_choice  # noqa: E402
+from junk_dna.experiments.conditions import evaluate_conditions, formatted, load_mc  # noqa: E402
+from junk_dna.experiments.zero_shot import EXPERIMENT_DEFAULTS, ZeroShotConfig  # noqa: E402
+from junk_dna.models.causal_lm import load_causal_lm  # noqa: E402
 
 
-def mc_questions(qs, fmt: str = "mc", tokenizer=None) -> list[MCQuestion]:
-    return [MCQuestion(context=qa_tasks.format_prompt(q, fmt, tokenizer=tokenizer),
-                       options=tuple(q.options), label=q.label) for q in qs]
+def mc_questions(qs, fmt: str = "mc", tokenizer=None) -> list[MCPrompt]:
+    return [MCPrompt(context=qa_tasks.format_prompt(q, fmt, tokenizer=tokenizer),
+                     options=tuple(q.options), label=q.label) for q in qs]
 
 
-def kept_indices(full: list[str], sub: list[str]) -> list[int]:
-    """Positions of ``sub``'s options in ``full`` (``sub`` keeps ``full``'s relative order;
-    equal texts have equal log-likelihoods, so any in-order match gives the same scores)."""
-    out, j = [], 0
-    for text in sub:
-        while full[j] != text:
-            j += 1
-        out.append(j)
-        j += 1
+def baseline_option_count(model, tok, cfg: ZeroShotConfig) -> dict[str, list[float]]:
+    """The path before issue 15: each k's option sets scored on their own; per-question
+    ``acc|k=..`` and ``acc_norm|k=..`` as the package records them."""
+    qs = load_mc(cfg, support_only=False)
+    out: dict[str, list[float]] = {}
+    for k in cfg.conditions:
+        sub = [qa_tasks.subsample_options(q, k, cfg.seed) for q in qs]
+        result = score_multiple_choice(model, tok, formatted(sub, "mc"),
+                                       batch_tokens=cfg.batch_tokens)
+        out[f"acc|k={k}"] = [float(r.correct) for r in result.records]
+        out[f"acc_norm|k={k}"] = [float(r.correct_norm) for r in result.records]
     return out
 
 
-def argmax(values: list[float]) -> int:  # first maximum, as junk_dna.evaluation._argmax
-    best = 0
-    for k, v in enumerate(values):
-        if v > values[best]:
-            best = k
-    return best
-
-
-def baseline_option_count(model, tok, qs, conditions, seed):
-    """Today's path (zero_shot.evaluate_conditions for option_count)."""
-    out = {}
-    for k in conditions:
-        sub = [qa_tasks.subsample_options(q, k, seed) for q in qs]
-        result = score_multiple_choice(model, tok, mc_questions(sub))
-        out[k] = [(r.pred, r.pred_norm, r.correct, r.correct_norm) for r in result.records]
-    return out
-
-
-def once_option_count(model, tok, qs, conditions, seed):
-    """Score all options once; derive every k from the same log-likelihoods."""
-    result = score_multiple_choice(model, tok, mc_questions(qs))
-    out = {}
-    for k in conditions:
-        rows = []
-        for q, rec in zip(qs, result.records, strict=True):
-            sub = qa_tasks.subsample_options(q, k, seed)
-            keep = kept_indices(list(q.options), list(sub.options))
-            lls = [rec.logliks[i] for i in keep]
-            norm = [rec.logliks[i] / rec.n_chars[i] for i in keep]
-            pred, pred_norm = argmax(lls), argmax(norm)
-            rows.append((pred, pred_norm, pred == sub.label, pred_norm == sub.label))
-        out[k] = rows
-    return out
+def package_option_count(model, tok, cfg: ZeroShotConfig) -> dict[str, list[float]]:
+    """The package's path (``evaluate_conditions``: all options scored once)."""
+    return evaluate_conditions(model, tok, cfg)[1]
 
 
 def option_count(n: int, reps: int, conditions: list[int], seed: int) -> None:
-    lm = load_causal_lm("smollm2")
+    defaults = EXPERIMENT_DEFAULTS["option_count"]
+    cfg = ZeroShotConfig(**{**defaults, "experiment": "option_count", "method": "dense",
+                            "n_questions": n, "conditions": conditions, "seed": seed}
+                         ).normalized()
+    lm = load_causal_lm(cfg.model)
     model, tok = lm.model, lm.tokenizer
-    qs = qa_tasks.load_mc("csqa", n=n)
-    print(f"CommonsenseQA, {len(qs)} questions, k = {conditions}, seed {seed}; SmolLM2-135M "
-          f"fp32, {torch.get_num_threads()} thread(s)")
-    once_option_count(model, tok, qs[:4], conditions, seed)  # warm-up
-    times: dict[str, list[float]] = {"baseline (per k)": [], "once (all options)": []}
+    print(f"{cfg.task}, {cfg.n_questions} questions, k = {conditions}, seed {seed}; "
+          f"{cfg.model} {cfg.dtype}, {torch.get_num_threads()} thread(s)")
+    package_option_count(model, tok, ZeroShotConfig(**{**vars(cfg), "n_questions": 4}))
+    paths = {"baseline (per k)": baseline_option_count,
+             "package (once)": package_option_count}
+    times: dict[str, list[float]] = {name: [] for name in paths}
     results = {}
     for r in range(reps):
-        for name in (list(times) if r % 2 == 0 else list(reversed(list(times)))):
-            fn = baseline_option_count if name.startswith("baseline") else once_option_count
+        for name in (list(paths) if r % 2 == 0 else list(reversed(list(paths)))):
             with Timer() as t:
-                results[name] = fn(model, tok, qs, conditions, seed)
+                results[name] = paths[name](model, tok, cfg)
             times[name].append(t.wall)
-    base, once = results["baseline (per k)"], results["once (all options)"]
+    base, once = results["baseline (per k)"], results["package (once)"]
     for name, ts in times.items():
         print(f"{name:20s} {median(ts):6.2f} s (median of {reps}: "
-              f"{', '.join(f'{x:.1f}' for x in ts)}), {len(qs) / median(ts):.2f} questions/s")
-    print(f"ratio: {median(times['baseline (per k)']) / median(times['once (all options)']):.2f}x")
+              f"{', '.join(f'{x:.1f}' for x in ts)}), {n / median(ts):.2f} questions/s")
+    print(f"ratio: {median(times['baseline (per k)']) / median(times['package (once)']):.2f}x")
     for k in conditions:
-        d_pred = sum(a[0] != b[0] for a, b in zip(base[k], once[k], strict=True))
-        d_norm = sum(a[1] != b[1] for a, b in zip(base[k], once[k], strict=True))
-        acc = [sum(bool(x[2]) for x in res[k]) / len(qs) for res in (base, once)]
-        acc_n = [sum(bool(x[3]) for x in res[k]) / len(qs) for res in (base, once)]
-        print(f"k={k}: acc {acc[0]:.3f} vs {acc[1]:.3f}, acc_norm {acc_n[0]:.3f} vs "
-              f"{acc_n[1]:.3f}; questions whose prediction differs: acc {d_pred}, "
-              f"acc_norm {d_norm} of {len(qs)}")
+        line = [f"k={k}:"]
+        for metric in ("acc", "acc_norm"):
+            key = f"{metric}|k={k}"
+            differ = sum(a != b for a, b in zip(base[key], once[key], strict=True))
+            line.append(f"{metric} {sum(base[key]) / n:.3f} vs {sum(once[key]) / n:.3f} "
+                        f"({differ} of {n} question outcomes differ);")
+        print(" ".join(line))
 
 
 def bf16(tasks: list[tuple[str, int]], reps: int) -> None:

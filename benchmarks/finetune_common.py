@@ -1,14 +1,18 @@
 """Shared set-up of the fine-tuning benchmarks (``bench_roofline.py``, ``bench_finetune.py``).
 
 Everything here reproduces what ``junk_dna.experiments.true_gem.run`` does before it calls
-``junk_dna.training.fine_tune`` for the ``default`` preset (MiniLM, embedded SST-2, 2 epochs,
-batch 16, lr 1e-4, max_length 64, ``group_by_length``, seed 41), through the package's public
-functions only: seeding (``start_run``), ``load_task``, ``load_model``, ``select_prunable``,
+``junk_dna.training.finetune.fine_tune`` with :class:`TrueGemConfig`'s defaults (MiniLM,
+embedded SST-2 re-split by the run seed, batch 16, lr 1e-4, max_length 64,
+``group_by_length``, seed 41; the benchmarks choose the epochs, 2 unless told), through the
+package's public functions only: seeding (``start_run``), ``load_task``, ``load_model``,
+``select_prunable``,
 ``compute_masks`` and a ``MaskEnforcer`` per transfer mode. The training batches are built as
 ``fine_tune`` builds them (``encode``, ``LengthGroupedBatchSampler`` seeded with the run seed,
 ``DataCollatorWithPadding`` / ``MultipleChoiceCollator``), so a benchmark times the real shapes.
 
-Nothing in ``junk_dna`` is changed; the prototypes of faster paths live in ``bench_finetune.py``.
+The speed-ups kept (issue 15) are package options (``mixed_precision``, ``eval_last``, the
+compact embedding); the variants that were dropped live on as prototypes in
+``bench_finetune.py``.
 """
 
 from __future__ import annotations
@@ -22,31 +26,31 @@ from typing import Any
 
 import torch
 
-from junk_dna.models import load_model
-from junk_dna.pruning import (
-    PruningConfig,
-    compute_masks,
-    nm_group_dims,
-    select_prunable,
-)
-from junk_dna.results import start_run
-from junk_dna.tasks import TaskData, load_task
-from junk_dna.training import (
-    MC_FIELDS,
+from junk_dna.data.encode_cache import MC_FIELDS, encode, feature_length
+from junk_dna.data.glue_tasks import TaskData, load_task
+from junk_dna.models.encoders import load_model
+from junk_dna.pruning.config import PruningConfig
+from junk_dna.pruning.masks import compute_masks, nm_group_dims, select_prunable
+from junk_dna.pruning.transfer import MaskEnforcer
+from junk_dna.results.provenance import start_run
+from junk_dna.training.finetune import (
     LengthGroupedBatchSampler,
     MultipleChoiceCollator,
     TrainConfig,
-    encode,
-    feature_length,
 )
-from junk_dna.transfer import MaskEnforcer
 
-#: The ``default`` preset of true_gem / human_gap (junk_dna/presets/true_gem.yaml).
-DEFAULT_PRESET: dict[str, Any] = dict(
-    model="minilm", task="sst2-embedded", epochs=2, batch_size=16, learning_rate=1.0e-4,
-    max_length=64, group_by_length=True, seed=41, weight_decay=0.0, warmup_ratio=0.06,
-    eval_batch_size=64,
-)
+#: The benchmarks' default number of epochs (TrueGemConfig's 6 would make every section long).
+BENCH_EPOCHS = 2
+
+
+def default_train_values() -> dict[str, Any]:
+    """The :class:`TrainConfig` fields of a run with :class:`TrueGemConfig`'s defaults (the
+    package's defaults, defined there once), ``epochs`` set to :data:`BENCH_EPOCHS`."""
+    from dataclasses import asdict
+
+    from junk_dna.experiments.true_gem import TrueGemConfig
+
+    return {**asdict(TrueGemConfig().train_config()), "epochs": BENCH_EPOCHS}
 
 
 @dataclass
@@ -77,7 +81,7 @@ class RunSetup:
 
 def prepare_run(
     *,
-    task: str = "sst2-embedded",
+    task: str | None = None,
     mode: str = "sparse",
     sparsity: float | None = 0.5,
     nm: str | None = None,
@@ -89,20 +93,27 @@ def prepare_run(
     """Seed, load data and model, compute the one-shot mask: true_gem.run's first steps.
 
     Args:
-        task, mode, sparsity, nm, seed, data_fraction: as ``TrueGemConfig`` (unstructured
+        task, mode, sparsity, nm, seed, data_fraction: as ``TrueGemConfig`` (``task``
+            ``None``: its default; unstructured
             global magnitude pruning of the encoder's linear weights unless ``nm`` is set).
         threads: torch threads (set after ``start_run``, which reads ``JUNK_DNA_THREADS``).
         train: overrides of the preset's ``TrainConfig`` fields.
     """
+    from junk_dna.experiments.true_gem import TrueGemConfig
+
+    defaults = TrueGemConfig()
+    task = task or defaults.task
     start_run(seed)
     if threads is not None:
         torch.set_num_threads(threads)
-    values = {k: v for k, v in DEFAULT_PRESET.items() if k not in ("model", "task")}
+    values = default_train_values()
     values.update(train)
     values["seed"] = seed
     config = TrainConfig(**values)
-    data = load_task(task, data_fraction=data_fraction, subset="random", seed=seed)
-    loaded = load_model("minilm", head=data.spec.head, num_labels=data.spec.num_labels)
+    # the embedded re-split of the run seed (TrueGemConfig.normalized: split_seed = seed)
+    data = load_task(task, data_fraction=data_fraction, subset="random", seed=seed,
+                     split_seed=seed)
+    loaded = load_model(defaults.model, head=data.spec.head, num_labels=data.spec.num_labels)
     model = loaded.model
     params = select_prunable(model, "encoder", include_embeddings=False,
                              new_param_names=loaded.new_param_names)
