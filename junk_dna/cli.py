@@ -18,7 +18,7 @@ from typing import Any
 from junk_dna.runs.errors import NotebookError, PresetError, SweepError, SweepLockedError
 from junk_dna.runs.figures import run_figures
 from junk_dna.runs.layout import describe_os_error
-from junk_dna.runs.local import run_sweeps
+from junk_dna.runs.local import JOBS_AUTO, run_sweeps
 from junk_dna.runs.presets import MAX_RUNS, list_experiments, preset_summaries, presets_file
 from junk_dna.runs.resources import parse_overrides
 from junk_dna.runs.slurm import report, submit_sweeps
@@ -34,6 +34,17 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
     return value
+
+
+def _jobs(text: str) -> int | str:
+    """``--jobs``: an integer >= 1, or ``auto`` (:func:`junk_dna.runs.local.auto_layout`)."""
+    if text == JOBS_AUTO:
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither an integer >= 1 nor "
+                                         f"{JOBS_AUTO!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,8 +75,9 @@ def _add_sweep_command(sub: Any) -> argparse.ArgumentParser:
     sweep.add_argument("--preset", required=True,
                        help="preset name from junk_dna/presets/<experiment>.yaml, or a path to "
                             "a .yaml file holding one preset")
-    sweep.add_argument("--jobs", type=_positive_int, default=None,
-                       help="runs executed at once (default: the preset's jobs, else 1)")
+    sweep.add_argument("--jobs", type=_jobs, default=None,
+                       help="runs executed at once (default: the preset's jobs, else 1); auto: "
+                            "one 1-thread run per CPU (fewer runs left: they share the CPUs)")
     sweep.add_argument("--dry-run", action="store_true",
                        help="list the runs and whether they are done; execute nothing "
                             "(--executor slurm: the job arrays to submit, their resources "

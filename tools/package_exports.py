@@ -28,7 +28,7 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "pruning": ("config", "selection", "masks", "series", "transfer", "llm", "quantization"),
     "models": ("resolve", "encoders", "causal_lm"),
     "data": ("glue_tasks", "qa_tasks", "human_scores", "encode_cache"),
-    "training": ("finetune",),
+    "training": ("precision", "compact", "finetune"),
     "evaluation": ("glue_metrics", "lm_scoring", "chance"),
     "results": ("records", "table", "provenance"),
     "report": ("stats", "outcomes", "analysis", "claims", "plots"),

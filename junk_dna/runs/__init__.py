@@ -53,7 +53,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "reuse_shared_runs"
     ],
     "local": [
-        "SweepResult", "run_sweep", "run_sweeps"
+        "JOBS_AUTO", "auto_layout", "SweepResult", "run_sweep", "run_sweeps"
     ],
     "slurm": [
         "SLURM_DIR", "LOGS_DIR", "ENDED_DIR", "CLUSTER_ENV", "CLUSTERS", "MAX_NUM_TIMEOUT",

@@ -53,6 +53,18 @@ from junk_dna.runs.presets import (
 )
 from junk_dna.runs.reuse import reuse_shared_runs
 
+JOBS_AUTO = "auto"
+"""``--jobs auto``: the layout chosen from the machine (:func:`auto_layout`)."""
+
+
+def auto_layout(cpus: int, runs: int) -> tuple[int, int]:
+    """``(runs at once, threads per run)`` of ``--jobs auto``: one 1-thread run per CPU; when
+    fewer runs than CPUs are left, those runs share the CPUs (``cpus // runs`` threads each).
+    On branch speed's 2-core measurements, 2 runs x 1 thread beat 1 run x 2 threads in every
+    pair (``benchmarks/README.md``, thread layout)."""
+    slots = max(1, min(cpus, runs))
+    return slots, max(1, cpus // slots)
+
 
 @dataclass
 class SweepResult:
@@ -112,8 +124,8 @@ def run_sweep(experiment: str, preset: str, **options: Any) -> SweepResult:
     validated before the first run starts (the preset's values and size, the notebook, the
     runs folder: a file, a link where an experiment's folder belongs or a folder that cannot
     be written is bad input). Runs execute in subprocesses, ``jobs`` at once (default: the
-    preset's ``jobs``, else 1), in the preset's order; each gets ``JUNK_DNA_THREADS = max(1,
-    cpus // jobs)``. With ``reuse_kernels`` (default) each
+    preset's ``jobs``, else 1; ``"auto"``: :func:`auto_layout`), in the preset's order; each
+    gets ``JUNK_DNA_THREADS = max(1, cpus // jobs)``. With ``reuse_kernels`` (default) each
     of the ``jobs`` slots keeps one worker and one kernel across its runs, namespace reset
     between runs (:mod:`junk_dna.runs.kernels`); ``False`` starts a new kernel for every run. A
     failing run keeps its executed notebook and gets an ``error.txt``; the others go on (a
@@ -136,7 +148,7 @@ def run_sweeps(
     preset: str,
     *,
     runs_dir: str | os.PathLike[str] = DEFAULT_RUNS_DIR,
-    jobs: int | None = None,
+    jobs: int | str | None = None,
     dry_run: bool = False,
     notebooks_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
@@ -156,8 +168,9 @@ def run_sweeps(
     Raises:
         SweepError, PresetError, SweepLockedError, KeyboardInterrupt: as :func:`run_sweep`.
     """
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise SweepError(f"jobs {jobs!r} must be an integer >= 1")
+    if jobs is not None and jobs != JOBS_AUTO and (
+            isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise SweepError(f"jobs {jobs!r} must be an integer >= 1 or {JOBS_AUTO!r}")
     if not experiments:
         raise SweepError(f"no experiment given; allowed: {experiment_names()}")
     repeated = sorted({name for name in experiments if list(experiments).count(name) > 1})
@@ -188,8 +201,6 @@ def run_sweeps(
                 _print_plan(exp, spec, runs, root, notebooks_dir, out or sys.stdout, result)
                 continue
             assert notebook is not None
-            slots = jobs or spec.jobs or 1
-            threads = max(1, available_cpus() // slots)
             with sweep_lock(root):
                 states = {run.run_id: run_state(root / run.run_id, run.params) for run in runs}
                 todo = [run for run in runs if states[run.run_id] != DONE]
@@ -201,6 +212,11 @@ def run_sweeps(
                 result.reused = len(reused)
                 todo = [run for run in todo if run.run_id not in reused]
                 result.skipped = len(runs) - len(todo)
+                if jobs == JOBS_AUTO:
+                    slots, threads = auto_layout(available_cpus(), len(todo))
+                else:
+                    slots = jobs or spec.jobs or 1
+                    threads = max(1, available_cpus() // slots)
                 _execute(todo, result, root, notebook, slots, threads, progress, launcher)
     finally:
         launcher.close()
