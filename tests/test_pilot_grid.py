@@ -28,3 +28,12 @@ def test_window_rule_keeps_the_three_largest_points_inside_the_window() -> None:
     assert rule(pd.Series({0.5: 96.0, 0.7: 99.0, 0.9: 2.0})) == [0.5, 0.7]
     with pytest.raises(ValueError, match="no pilot sparsities"):
         rule(pd.Series(dtype=float))
+
+
+def test_the_committed_pilot_records_give_the_committed_grid(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The rule on papermill_runs/pilot gives the sparsities of the decisive presets
+    (tests/runs/test_presets.py pins those)."""
+    assert _tool("pilot_grid").main([str(ROOT / "papermill_runs" / "pilot")]) == 0
+    out = capsys.readouterr().out
+    assert "S = [0.7, 0.8, 0.9] (window [15.0, 90.0]); claim C on [0.8, 0.9]" in out
