@@ -28,10 +28,10 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "SlurmResources", "check_slurm_block", "parse_overrides", "resolve_resources"
     ],
     "notebook": [
-        "KERNEL_NAME", "PARENT_ENV", "STAGGER_S", "KERNEL_START_TIMEOUT_S",
+        "KERNEL_NAME", "KERNEL_DISPLAY_NAME", "PARENT_ENV", "STAGGER_S", "KERNEL_START_TIMEOUT_S",
         "default_notebooks_dir", "find_notebook", "find_notebook_or_reason", "available_cpus",
-        "Launcher", "execute_notebook", "execute_run", "native_kernel_manager_class",
-        "watch_parent", "report_failure", "worker_main"
+        "Launcher", "execute_notebook", "execute_run", "kernel_spec",
+        "native_kernel_manager_class", "watch_parent", "report_failure", "worker_main"
     ],
     "kernels": [
         "ENGINE_NAME", "RESET_TIMEOUT_S", "WorkerDied", "KernelWorker", "KernelPool", "serve"
