@@ -31,6 +31,7 @@ $(STAMP): pyproject.toml Makefile tools/install-torch.sh
 LAB_ARGS ?=
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+	  --MappingKernelManager.default_kernel_name=junk-dna \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # The main job: every experiment at a small scale on the embedded default, then all figures.
