@@ -14,7 +14,7 @@ RUNS_DIR ?= papermill_runs
 FIGURES_DIR ?= figures
 STAMP := $(VENV)/.junk-dna-setup
 
-.PHONY: setup lab reproduce sweep figures test smoke lint bench clean-runs
+.PHONY: setup lab reproduce sweep figures test test-slurm slurm-up slurm-down smoke lint bench clean-runs
 
 setup: $(STAMP)
 
@@ -51,6 +51,22 @@ figures: setup
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# A one-node SLURM on this machine (root, Debian/Ubuntu): what the real-SLURM tests use, to try
+# --executor slurm before a real cluster. SLURM_DIR: its folder (default: the tool's);
+# ACCOUNTING=1 adds slurmdbd and MariaDB (sacct).
+SLURM_DIR ?=
+ACCOUNTING ?=
+SLURM_TOOL := python3 tools/slurm_cluster.py
+slurm-up:
+	$(SLURM_TOOL) up $(if $(SLURM_DIR),--dir $(SLURM_DIR)) $(if $(ACCOUNTING),--accounting)
+
+slurm-down:
+	$(SLURM_TOOL) down $(if $(SLURM_DIR),--dir $(SLURM_DIR))
+
+# only the tests on a real one-node SLURM (`make test` runs them too; they start their own)
+test-slurm: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m slurm
 
 smoke: setup
 	HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep $(EXPERIMENTS) --preset smoke --runs-dir $(RUNS_DIR)/smoke

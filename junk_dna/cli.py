@@ -17,10 +17,11 @@ from typing import Any
 # runs/ imports no torch, transformers or pandas: `junk-dna --help` and `presets` stay light
 from junk_dna.runs.errors import NotebookError, PresetError, SweepError, SweepLockedError
 from junk_dna.runs.figures import run_figures
-from junk_dna.runs.local import run_sweeps
-from junk_dna.runs.presets import list_experiments, preset_summaries, presets_file
+from junk_dna.runs.layout import describe_os_error
+from junk_dna.runs.local import JOBS_AUTO, run_sweeps
+from junk_dna.runs.presets import MAX_RUNS, list_experiments, preset_summaries, presets_file
 from junk_dna.runs.resources import parse_overrides
-from junk_dna.runs.slurm import report, submit_sweep
+from junk_dna.runs.slurm import report, submit_sweeps
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -33,6 +34,17 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
     return value
+
+
+def _jobs(text: str) -> int | str:
+    """``--jobs``: an integer >= 1, or ``auto`` (:func:`junk_dna.runs.local.auto_layout`)."""
+    if text == JOBS_AUTO:
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither an integer >= 1 nor "
+                                         f"{JOBS_AUTO!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,14 +75,19 @@ def _add_sweep_command(sub: Any) -> argparse.ArgumentParser:
     sweep.add_argument("--preset", required=True,
                        help="preset name from junk_dna/presets/<experiment>.yaml, or a path to "
                             "a .yaml file holding one preset")
-    sweep.add_argument("--jobs", type=_positive_int, default=None,
-                       help="runs executed at once (default: the preset's jobs, else 1)")
+    sweep.add_argument("--jobs", type=_jobs, default=None,
+                       help="runs executed at once (default: the preset's jobs, else 1); auto: "
+                            "one 1-thread run per CPU (fewer runs left: they share the CPUs)")
     sweep.add_argument("--dry-run", action="store_true",
                        help="list the runs and whether they are done; execute nothing "
                             "(--executor slurm: the job arrays to submit, their resources "
                             "and run ids; submit nothing, no SLURM needed)")
     sweep.add_argument("--runs-dir", default="papermill_runs",
                        help="folder of run folders (default: papermill_runs)")
+    sweep.add_argument("--max-runs", type=_positive_int, default=MAX_RUNS, metavar="N",
+                       help=f"refuse a preset that expands to more than N runs, before "
+                            f"validating them (default {MAX_RUNS}); raise it for a grid "
+                            f"that large on purpose")
     sweep.add_argument("--notebooks-dir", default=None,
                        help="folder holding the experiment's notebook (default: notebooks/)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -89,7 +106,8 @@ def _add_slurm_options(sweep: argparse.ArgumentParser) -> None:
     """``junk-dna sweep --executor slurm``: the resource overrides and submission flags."""
     slurm = sweep.add_argument_group(
         "SLURM (with --executor slurm; each overrides the preset's slurm: mapping)",
-        description="One array task per run, executed like a local run (same run folders and "
+        description="One array task per run (a submission of a single run is a plain job), "
+                    "executed like a local run (same run folders and "
                     "records). The command returns after submission, printing the job ids; "
                     "run it again to resume: finished runs and runs whose job is queued or "
                     "running are skipped, failed ones are submitted again. Preempted or "
@@ -97,7 +115,8 @@ def _add_slurm_options(sweep: argparse.ArgumentParser) -> None:
     slurm.add_argument("--partition", default=None, help="SLURM partition(s)")
     slurm.add_argument("--gpus", default=None, metavar="N", help="GPUs per task (0: none)")
     slurm.add_argument("--time", default=None, metavar="MINUTES",
-                       help="time limit per task in minutes (default 60)")
+                       help="time limit per task in minutes (default 60; at least 3: the "
+                            "requeue signal comes 90 s before the limit)")
     slurm.add_argument("--cpus-per-task", default=None, metavar="N", help="CPUs per task")
     slurm.add_argument("--mem-gb", default=None, metavar="GB", help="memory per task in GB")
     slurm.add_argument("--array-parallelism", default=None, metavar="N",
@@ -143,7 +162,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                          "is local)")
     results = run_sweeps(args.experiment, args.preset, runs_dir=args.runs_dir, jobs=args.jobs,
                          dry_run=args.dry_run, notebooks_dir=args.notebooks_dir,
-                         progress=not args.no_progress, reuse_kernels=not args.fresh_kernel)
+                         progress=not args.no_progress, reuse_kernels=not args.fresh_kernel,
+                         max_runs=args.max_runs)
     if args.dry_run:
         return EXIT_OK
     failed = 0
@@ -158,7 +178,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
               file=sys.stderr)
         for result in results:
             for run_id in result.failed:
-                print(f"  {run_id}: {result.error_file(run_id)}", file=sys.stderr)
+                where = result.reasons.get(run_id) or result.error_file(run_id)
+                print(f"  {run_id}: {where}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -167,25 +188,22 @@ def _cmd_sweep_slurm(args: argparse.Namespace) -> int:
     if args.jobs is not None:
         raise SweepError(f"--jobs {args.jobs} only applies to the local executor; with "
                          "--executor slurm use --array-parallelism")
-    if len(args.experiment) != 1:
-        raise SweepError(f"--executor slurm takes one experiment, got {args.experiment}; "
-                         "submit each experiment with its own command")
     if args.fresh_kernel:
         raise SweepError("--fresh-kernel only applies to the local executor (every SLURM "
                          "array task already starts its own kernel)")
-    [args.experiment] = args.experiment
     overrides = parse_overrides(partition=args.partition, gpus=args.gpus, time=args.time,
                                 cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb,
                                 array_parallelism=args.array_parallelism,
                                 extra=args.slurm_extra)
-    result = submit_sweep(args.experiment, args.preset, runs_dir=args.runs_dir,
-                          overrides=overrides, dry_run=args.dry_run, resubmit=args.resubmit,
-                          wait=args.wait, notebooks_dir=args.notebooks_dir,
-                          progress=not args.no_progress)
-    if result.dry_run:
+    results = submit_sweeps(args.experiment, args.preset, runs_dir=args.runs_dir,
+                            overrides=overrides, dry_run=args.dry_run, resubmit=args.resubmit,
+                            wait=args.wait, notebooks_dir=args.notebooks_dir,
+                            progress=not args.no_progress, max_runs=args.max_runs)
+    if args.dry_run:
         return EXIT_OK
-    report(result)
-    return EXIT_FAILED if result.failed else EXIT_OK
+    for result in results:
+        report(result)
+    return EXIT_FAILED if any(result.failed for result in results) else EXIT_OK
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
@@ -230,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except (ValueError, ImportError) as err:
         print(f"junk-dna {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as err:  # a filesystem error not caught where it happened: before any run
+        print(f"junk-dna {args.command}: error: {describe_os_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except SweepLockedError as err:
         print(f"junk-dna {args.command}: {err}", file=sys.stderr)

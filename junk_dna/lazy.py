@@ -3,7 +3,7 @@
 ``from junk_dna.pruning import compute_masks`` imports :mod:`junk_dna.pruning.masks` on first
 use only, so importing one light module of a subpackage (``junk_dna.pruning.config``,
 ``junk_dna.runs.presets``) does not import its heavy siblings (torch, pandas), and
-``python -m junk_dna.runs.kernels`` does not find its own module imported by its package.
+``python -m junk_dna.runs.worker`` does not find its own module imported by its package.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny models built from configs (no download) and a tiny synthetic task."""
+"""Shared fixtures: tiny models built from configs (no download), a tiny synthetic task, and a
+real one-node SLURM cluster (``slurm_cluster``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub id fails at once instead of retrying
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import importlib.util  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import ModuleType  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -122,3 +131,73 @@ def sleepy_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         p for p in (str(SWEEP_FIXTURES), str(SWEEP_FIXTURES.parent.parent),
                     os.environ.get("PYTHONPATH", "")) if p))
+
+
+# --------------------------------------------------------------------------- a real SLURM
+
+SLURM_TOOL = Path(__file__).resolve().parents[1] / "tools" / "slurm_cluster.py"
+# "skip": no real-SLURM test; "accounting": also those with slurmdbd + MariaDB (sacct), which
+# are opt-in: their packages add about 90 s of apt-get and their start about 25 s
+SLURM_TESTS_ENV = "JUNK_DNA_SLURM_TESTS"
+
+
+def slurm_tool() -> ModuleType:
+    """``tools/slurm_cluster.py`` as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("slurm_cluster", SLURM_TOOL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("slurm_cluster", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def one_node_cluster(accounting: bool) -> Iterator[Any]:
+    """Start a one-node SLURM (installing its packages with apt-get when missing: root,
+    Debian/Ubuntu), yield it, stop its daemons by PID; a guard process stops them if this
+    session dies first. Skips, saying why, where it cannot be installed or started."""
+    wanted = os.environ.get(SLURM_TESTS_ENV, "")
+    if wanted == "skip":
+        pytest.skip(f"real-SLURM tests switched off ({SLURM_TESTS_ENV}=skip)")
+    if accounting and wanted != "accounting":
+        pytest.skip(f"SLURM with accounting is opt-in ({SLURM_TESTS_ENV}=accounting): "
+                    "slurmdbd + MariaDB add about 90 s of apt-get and 25 s of start")
+    tool = slurm_tool()
+    # not below pytest's temporary folder: munged needs the folders above its socket open
+    folder = Path(tempfile.mkdtemp(prefix="junk-dna-slurm-"))
+    cluster = tool.OneNodeCluster(folder, accounting=accounting)
+    try:
+        tool.install(accounting)
+        cluster.start()
+    except (tool.ClusterUnavailable, OSError, subprocess.SubprocessError) as err:
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.skip(f"no real SLURM here (tools/slurm_cluster.py): {err}")
+    guard = subprocess.Popen(
+        [sys.executable, str(SLURM_TOOL), "guard", "--dir", str(cluster.folder),
+         "--pid", str(os.getpid())],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        try:  # the guard returns by itself once the cluster is stopped
+            guard.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            guard.kill()
+            guard.wait()
+        if not cluster.pids():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster() -> Iterator[Any]:
+    """A real one-node SLURM without accounting (munged, slurmctld, slurmd) for the module
+    (:func:`one_node_cluster`)."""
+    yield from one_node_cluster(accounting=False)
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster_accounting() -> Iterator[Any]:
+    """A real one-node SLURM with accounting (also MariaDB and slurmdbd: ``sacct`` works);
+    opt-in (:data:`SLURM_TESTS_ENV`)."""
+    yield from one_node_cluster(accounting=True)

@@ -43,6 +43,7 @@ def test_unknown_experiment_exits_2_naming_it(capsys: pytest.CaptureFixture[str]
     ["sweep", "true_gem"],  # --preset missing
     ["sweep", "true_gem", "--preset", "smoke", "--jobs", "0"],
     ["sweep", "true_gem", "--preset", "smoke", "--jobs", "two"],
+    ["sweep", "true_gem", "--preset", "smoke", "--jobs", "Auto"],
     ["bogus"],
     [],
 ])

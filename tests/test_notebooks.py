@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from junk_dna.results import collect
+from junk_dna.runs.layout import run_folders
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -27,7 +28,7 @@ def test_smoke_sweeps_then_figures_from_the_real_notebooks(tmp_path):
     df = collect(runs)
     assert df["run_id"].nunique() == 3
     assert set(df["mode"]) == {"dense", "sparse", "freeze"}
-    for run_dir in (p for p in (runs / "true_gem").iterdir() if p.is_dir()):
+    for run_dir in run_folders(runs / "true_gem"):
         assert (run_dir / "true_gem.ipynb").exists() and (run_dir / "record.json").exists()
     sparse = df[(df["mode"] == "sparse") & (df["which"] == "last")].iloc[0]
     assert sparse["sparsity_reached"] == pytest.approx(0.5, abs=1e-6)

@@ -5,7 +5,10 @@
 
 Each subpackage re-exports every public name its modules define (functions, classes,
 constants), per module, through :func:`junk_dna.lazy.lazy_exports`; the ``__init__``'s
-docstring is kept. The modules are read as text: nothing is imported.
+docstring is kept. A nested subpackage (``report.stats``) has its own ``__init__``, and its
+parent lists its names per module with a dotted key (``"stats.intervals": [...]``), so the
+parent's lazy import goes straight to the defining module. The modules are read as text:
+nothing is imported.
 """
 
 from __future__ import annotations
@@ -17,17 +20,22 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: subpackage -> its modules, in the order their names are listed
+#: subpackage (dotted below junk_dna) -> its modules and nested subpackages, in the order
+#: their names are listed
 PACKAGES: dict[str, tuple[str, ...]] = {
-    "runs": ("errors", "layout", "presets", "resources", "notebook", "kernels", "reuse", "local",
-             "slurm", "figures"),
+    "runs": ("errors", "layout", "presets", "resources", "watchdog", "notebook", "kernels",
+             "worker", "reuse", "local", "slurm", "figures"),
     "pruning": ("config", "selection", "masks", "series", "transfer", "llm", "quantization"),
     "models": ("resolve", "encoders", "causal_lm"),
     "data": ("glue_tasks", "qa_tasks", "human_scores", "encode_cache"),
-    "training": ("finetune",),
+    "training": ("precision", "compact", "finetune"),
     "evaluation": ("glue_metrics", "lm_scoring", "chance"),
     "results": ("records", "table", "provenance"),
     "report": ("stats", "outcomes", "analysis", "claims", "plots"),
+    "report.stats": ("constants", "checks", "contrasts", "resampling", "intervals", "verdicts",
+                     "power", "simulation", "calibration_grid"),
+    "report.claims": ("constants", "conditions", "data", "finetune", "zero_shot", "audit",
+                      "table", "markdown"),
 }
 
 
@@ -48,15 +56,33 @@ def public_names(path: Path) -> list[str]:
     return out
 
 
+def package_folder(package: str) -> Path:
+    """The folder of ``junk_dna.<package>``."""
+    return ROOT / "junk_dna" / package.replace(".", "/")
+
+
+def module_exports(package: str) -> list[tuple[str, list[str]]]:
+    """(module key, its public names) for every module of ``junk_dna.<package>``, in order;
+    a nested subpackage contributes its modules under dotted keys."""
+    out = []
+    for module in PACKAGES[package]:
+        nested = f"{package}.{module}"
+        if nested in PACKAGES:
+            out += [(f"{module}.{key}", names) for key, names in module_exports(nested)]
+        else:
+            out.append((module, public_names(package_folder(package) / f"{module}.py")))
+    return out
+
+
 def init_source(package: str) -> str:
     """The ``__init__.py`` text of ``junk_dna.<package>``."""
-    folder = ROOT / "junk_dna" / package
+    folder = package_folder(package)
     doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text(encoding="utf-8")),
                             clean=False)
     lines = [f'"""{doc}"""', "", "from junk_dna.lazy import lazy_exports", "",
              "__all__, __getattr__, __dir__ = lazy_exports(__name__, {"]
-    for module in PACKAGES[package]:
-        body = ", ".join(f'"{n}"' for n in public_names(folder / f"{module}.py"))
+    for module, names in module_exports(package):
+        body = ", ".join(f'"{n}"' for n in names)
         lines.append(f'    "{module}": [')
         lines += [f"        {chunk}" for chunk in textwrap.wrap(body, 91)]
         lines.append("    ],")
@@ -70,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stale = []
     for package in PACKAGES:
-        path = ROOT / "junk_dna" / package / "__init__.py"
+        path = package_folder(package) / "__init__.py"
         want = init_source(package)
         if path.read_text(encoding="utf-8") != want:
             stale.append(path.relative_to(ROOT))

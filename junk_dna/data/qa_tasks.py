@@ -510,13 +510,26 @@ def subsample_options(question: MCQuestion, k: int, seed: int) -> MCQuestion:
 
     The distractors are the first ``k - 1`` of a permutation of the question's distractors fixed
     by (question id, seed), so the distractors kept for ``k`` are a subset of those kept for
-    ``k + 1`` (nested: curves over ``k`` are comparable). The kept options stay in the dataset's
-    relative order; ``label`` points at the gold answer among them. ``k`` equal to the option
-    count returns the question unchanged.
+    ``k + 1`` (nested: curves over ``k`` are comparable). The kept options
+    (:func:`kept_options`) stay in the dataset's relative order; ``label`` points at the gold
+    answer among them. ``k`` equal to the option count returns the question unchanged.
 
     Raises:
         ValueError: ``k`` not an integer, below 2, or above the question's option count (the
             message names ``k``, the question id and its option count).
+    """
+    keep = kept_options(question, k, seed)
+    return MCQuestion(id=question.id, question=question.question,
+                      options=[question.options[i] for i in keep],
+                      label=keep.index(question.label), support=question.support)
+
+
+def kept_options(question: MCQuestion, k: int, seed: int) -> list[int]:
+    """The indices, ascending, of the options :func:`subsample_options` keeps: the gold
+    answer and the first ``k - 1`` distractors of the permutation fixed by (id, seed).
+
+    Raises:
+        ValueError: as :func:`subsample_options`.
     """
     n = len(question.options)
     if not _is_int(k):
@@ -527,10 +540,7 @@ def subsample_options(question: MCQuestion, k: int, seed: int) -> MCQuestion:
         raise ValueError(f"k={k} exceeds the {n} options of question {question.id!r}")
     distractors = [i for i in range(n) if i != question.label]
     order = _rng("options", question.id, seed).permutation(len(distractors))
-    keep = sorted([question.label, *(distractors[j] for j in order[: k - 1])])
-    return MCQuestion(id=question.id, question=question.question,
-                      options=[question.options[i] for i in keep],
-                      label=keep.index(question.label), support=question.support)
+    return sorted([question.label, *(int(distractors[j]) for j in order[: k - 1])])
 
 
 # --------------------------------------------------------------------------------------------

@@ -231,6 +231,42 @@ def score_multiple_choice(
                     n_truncated=sum(truncated))
 
 
+def subset_record(record: MCRecord, keep: Sequence[int], label: int | None = None
+                  ) -> MCRecord:
+    """The record of the same question restricted to the options ``keep`` (in that order):
+    their log-likelihoods, lengths, and ``pred`` / ``pred_norm`` as argmaxes over them (first
+    maximum, as :func:`score_multiple_choice`). An option's log-likelihood depends only on the
+    context and its own text, so this is the question scored with those options alone, up
+    to float rounding of other batch shapes. ``truncated`` stays the whole question's.
+
+    Args:
+        record: a question scored with all its options.
+        keep: indices into its options.
+        label: the gold option's index among ``keep`` (default: the position of
+            ``record.label`` in ``keep``; ``None`` if the record has no label).
+
+    Raises:
+        ValueError: an empty ``keep``, an index out of range, or a labelled record whose
+            gold option ``keep`` drops.
+    """
+    n = len(record.logliks)
+    if not keep or any(not 0 <= i < n for i in keep):
+        raise ValueError(f"keep {list(keep)} must be a non-empty list of indices below {n}")
+    if label is None and record.label is not None:
+        if record.label not in keep:
+            raise ValueError(f"keep {list(keep)} drops the gold option {record.label}")
+        label = list(keep).index(record.label)
+    lls = [record.logliks[i] for i in keep]
+    n_chars = [record.n_chars[i] for i in keep]
+    pred = _argmax(lls)
+    pred_norm = _argmax([ll / c for ll, c in zip(lls, n_chars, strict=True)])
+    return MCRecord(logliks=lls, n_tokens=[record.n_tokens[i] for i in keep], n_chars=n_chars,
+                    pred=pred, pred_norm=pred_norm, label=label,
+                    correct=None if label is None else pred == label,
+                    correct_norm=None if label is None else pred_norm == label,
+                    truncated=record.truncated)
+
+
 def _encode_question(tokenizer: Any, context: str,
                      continuations: Sequence[str]) -> tuple[list[int], list[list[int]]]:
     ctx_text = context.rstrip()

@@ -44,18 +44,28 @@ class Scorer:
 
     def score_mc(self, prompts: list, label: str) -> None:
         """Score multiple-choice prompts by log-likelihood: ``acc`` and ``acc_norm``."""
+        result = self.mc_result(prompts)
+        self.record_mc(result.records, label)
+
+    def mc_result(self, prompts: list) -> Any:
+        """The :class:`junk_dna.evaluation.lm_scoring.MCResult` of multiple-choice prompts
+        (nothing recorded)."""
         # torch: imported when a run scores, not when its parameters are validated
         from junk_dna.evaluation.lm_scoring import score_multiple_choice
 
-        result = score_multiple_choice(self.model, self.tokenizer, prompts,
-                                       batch_tokens=self.cfg.batch_tokens)
+        return score_multiple_choice(self.model, self.tokenizer, prompts,
+                                     batch_tokens=self.cfg.batch_tokens)
+
+    def record_mc(self, records: Sequence[Any], label: str) -> None:
+        """Record scored questions (:class:`junk_dna.evaluation.lm_scoring.MCRecord` s) under
+        ``label``: ``acc``, ``acc_norm``, the options per question and the truncations."""
         for name, attr in (("acc", "correct"), ("acc_norm", "correct_norm")):
             key = f"{name}|{label}"
-            self.per_question[key] = [float(getattr(r, attr)) for r in result.records]
+            self.per_question[key] = [float(getattr(r, attr)) for r in records]
             self.metrics[key] = float(sum(self.per_question[key])
                                       / max(1, len(self.per_question[key])))
-        self.per_question[f"n_options|{label}"] = [len(p.options) for p in prompts]
-        self.info[f"n_truncated|{label}"] = result.n_truncated
+        self.per_question[f"n_options|{label}"] = [len(r.logliks) for r in records]
+        self.info[f"n_truncated|{label}"] = sum(bool(r.truncated) for r in records)
 
     def score_factoid(self, questions: list, prompts: list[str], label: str) -> None:
         """Score greedy answers by SQuAD exact match and F1 over every answer alias."""
@@ -235,7 +245,19 @@ def check_option_count(condition: Any, spec: QATaskSpec) -> None:
 
 
 def run_option_count(scorer: Scorer, cfg: Any) -> None:
-    """Each question keeps its gold answer and k-1 distractors dropped per question and seed."""
+    """Each question keeps its gold answer and k-1 distractors dropped per question and seed
+    (:func:`junk_dna.data.qa_tasks.kept_options`).
+
+    Every question is scored ONCE, with all its options; each k then takes the argmaxes
+    over its kept options' log-likelihoods (:func:`junk_dna.evaluation.lm_scoring.
+    subset_record`). The prompt lists no options, so an option's log-likelihood does not
+    depend on the others: the same outcomes as scoring each option set on its own (up to
+    float rounding of other batch shapes; 0 of 600 predictions differed on branch speed), at
+    1 context and n options a question instead of one context and k options per k.
+    """
+    # torch: imported when a run scores, not when its parameters are validated
+    from junk_dna.evaluation.lm_scoring import subset_record
+
     qs = load_mc(cfg, support_only=False)
     scorer.info["n_questions"] = len(qs)
     too_few = [q.id for q in qs if len(q.options) < max(cfg.conditions)]
@@ -243,9 +265,10 @@ def run_option_count(scorer: Scorer, cfg: Any) -> None:
         raise ValueError(f"option count k={max(cfg.conditions)} is larger than the options "
                          f"of {len(too_few)} question(s) of {cfg.task!r}, e.g. "
                          f"{too_few[0]!r}")
+    everything = scorer.mc_result(formatted(qs, "mc")).records
     for c in cfg.conditions:
-        sub = [qa_tasks.subsample_options(q, c, cfg.seed) for q in qs]
-        scorer.score_mc(formatted(sub, "mc"), f"k={c}")
+        scorer.record_mc([subset_record(r, qa_tasks.kept_options(q, c, cfg.seed))
+                          for q, r in zip(qs, everything, strict=True)], f"k={c}")
 
 
 OPTION_COUNT = ConditionRunner(

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import ast
 import json
+import types
+import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, field, fields
+from dataclasses import MISSING, Field, field, fields, is_dataclass
 from typing import Any, TypeVar
+
+from junk_dna.checks import shown
 
 HEADER = "# Parameters"
 """First characters of a parameters cell, and of the cell papermill injects after it."""
@@ -151,3 +155,94 @@ def config_from_notebook(config_cls: type[Config], namespace: Mapping[str, Any],
         raise ValueError(f"unknown {experiment} parameter(s) {unknown}; allowed: "
                          f"{allowed + list(EXTRA_PARAMETERS)}")
     return config_cls(**{k: v for k, v in params.items() if k in allowed})
+
+
+# ------------------------------------------------------------------------------ field types
+
+_SCALAR = (str, int, float, bool, type(None))
+_UNION_TYPE = getattr(types, "UnionType", None)  # X | Y
+
+
+def field_types(config_cls: type) -> dict[str, Any]:
+    """Field name -> type annotation of a config dataclass (empty for anything else)."""
+    if not is_dataclass(config_cls):
+        return {}
+    hints = typing.get_type_hints(config_cls)
+    return {f.name: hints.get(f.name, Any) for f in fields(config_cls)}
+
+
+def _is_union(kind: Any) -> bool:
+    origin = typing.get_origin(kind)
+    return origin is typing.Union or (_UNION_TYPE is not None and origin is _UNION_TYPE)
+
+
+def type_accepts(kind: Any, value: Any) -> bool:
+    """Whether ``value`` fits a config field's annotation ``kind``: ``bool`` only for
+    ``bool`` (never a number), ``float`` an int or a float, ``int`` an int, ``str`` a
+    string, ``X | None`` also ``None``, ``list`` a list of scalars (``list[X]``: of X),
+    ``dict`` a mapping with string keys; an annotation it does not know accepts anything."""
+    if _is_union(kind):
+        return any(type_accepts(k, value) for k in typing.get_args(kind))
+    origin = typing.get_origin(kind)
+    if kind is Any:
+        return True
+    if kind is None or kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is str:
+        return isinstance(value, str)
+    if kind is list or origin is list:
+        args = typing.get_args(kind)
+        return isinstance(value, list) and all(
+            type_accepts(args[0], v) if args else isinstance(v, _SCALAR) for v in value)
+    if kind is dict or origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    return not isinstance(kind, type) or isinstance(value, kind)
+
+
+def type_name(kind: Any) -> str:
+    """What an annotation accepts, in words (``float | None`` -> ``a number or null``)."""
+    if _is_union(kind):
+        args = typing.get_args(kind)
+        return " or ".join([type_name(k) for k in args if k is not type(None)]
+                           + (["null"] if type(None) in args else []))
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             list: "a list of scalars", dict: "a mapping", type(None): "null"}
+    if kind in names:
+        return names[kind]
+    if typing.get_origin(kind) is list:
+        return f"a list of {type_name(typing.get_args(kind)[0])} values"
+    return getattr(kind, "__name__", str(kind))
+
+
+def value_kind(value: Any) -> str:
+    """What a value is, in the words of :func:`type_name` (``true`` is a boolean)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    return {list: "a list", dict: "a mapping", str: "a string", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def type_mismatch(config_cls: type, name: str, kind: Any, value: Any) -> str:
+    """The message for ``value`` that field ``name`` (annotation ``kind``) does not take."""
+    annotation_text = getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
+    return (f"{name} {shown(value)} must be {type_name(kind)} ({config_cls.__name__}.{name}: "
+            f"{annotation_text}), got {value_kind(value)}")
+
+
+def check_field_types(config_cls: type, params: Mapping[str, Any]) -> None:
+    """Check every value of ``params`` that names a field of ``config_cls`` against the
+    field's annotation (:func:`type_accepts`); other keys are left to the caller.
+
+    Raises:
+        ValueError: the first value of the wrong type, named with what its field takes.
+    """
+    kinds = field_types(config_cls)
+    for name, value in params.items():
+        if name in kinds and not type_accepts(kinds[name], value):
+            raise ValueError(type_mismatch(config_cls, name, kinds[name], value))

@@ -16,12 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 from junk_dna.checks import check_int
 from junk_dna.data.glue_tasks import TaskData, check_fraction, get_task, load_task
-from junk_dna.experiments.parameters import config_from_notebook, param
+from junk_dna.experiments.parameters import check_field_types, config_from_notebook, param
 from junk_dna.experiments.registry import Experiment, ModelResolver, register
 from junk_dna.models.encoders import LoadedModel, load_model, resolve_model
-from junk_dna.pruning.config import MODES, PruningConfig, check_mode, parse_nm
+from junk_dna.pruning.config import (
+    MODES,
+    PruningConfig,
+    check_mode,
+    check_nm_widths_from_config,
+    parse_nm,
+)
 from junk_dna.results.provenance import provenance, start_run
 from junk_dna.results.records import atomic_write_text, write_record
+from junk_dna.training.precision import check_mixed_precision
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +42,9 @@ PATTERNS: tuple[str, ...] = ("unstructured", "nm")
 FINETUNE_PROTOCOL = "finetune"
 PRUNABLE_POLICIES: tuple[str, ...] = ("encoder", "original")
 PRUNING_FIELDS: tuple[str, ...] = ("pattern", "sparsity", "nm", "scope", "criterion")
+#: Fields added after fine-tuning runs were recorded: left out of a run's params while
+#: ``None`` (:meth:`TrueGemConfig.params`), so the runs recorded before them keep their ids.
+OMITTED_WHEN_NONE: tuple[str, ...] = ("eval_last",)
 PER_EXAMPLE_NAME = "per_example.json"
 """The file beside a fine-tuning record holding the last evaluation's per-example outcomes."""
 
@@ -73,11 +83,12 @@ class TrueGemConfig:
     warmup_ratio: float = param(0.06, "share of the steps warming up linearly, in [0, 1)")
     max_length: int = param(64, "tokens kept per example (the paper preset: 512)")
     eval_batch_size: int = param(64, "examples per evaluation forward pass")
-    mixed_precision: str = param("no", "no | fp16 | bf16 (through accelerate, on a GPU)")
+    mixed_precision: str = param("no", "no (float32) | bf16 (autocast, CPU or GPU) | fp16 (GPU)")
     group_by_length: bool = param(True, "batch similar lengths, less padding (original: no)")
     max_steps: int | None = param(None, "optimizer steps, any data size (None: epochs)")
     eval_steps: int | None = param(None, "evaluate every n steps and last (None: epochs)")
     split_seed: int | None = param(None, "embedded re-split seed (None: the run seed)")
+    eval_last: int | None = param(None, "run only the last n evaluations (None: all)")
 
     def __post_init__(self) -> None:
         get_task(self.task)
@@ -95,7 +106,7 @@ class TrueGemConfig:
         check_int("batch_size", self.batch_size, 1)
         check_int("max_length", self.max_length, 8)
         check_int("eval_batch_size", self.eval_batch_size, 1)
-        for name in ("max_steps", "eval_steps"):
+        for name in ("max_steps", "eval_steps", "eval_last"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), 1)
         if self.split_seed is not None:
@@ -108,9 +119,7 @@ class TrueGemConfig:
             raise ValueError(f"warmup_ratio {self.warmup_ratio!r} is outside [0, 1)")
         if not isinstance(self.group_by_length, bool):
             raise ValueError(f"group_by_length {self.group_by_length!r} must be true or false")
-        if self.mixed_precision not in ("no", "fp16", "bf16"):
-            raise ValueError(f"unknown mixed_precision {self.mixed_precision!r}; "
-                             "allowed: ['no', 'fp16', 'bf16']")
+        check_mixed_precision(self.mixed_precision)
 
     def pruning_config(self) -> PruningConfig | None:
         """The :class:`junk_dna.pruning.config.PruningConfig` of this run (``None`` for dense).
@@ -153,9 +162,16 @@ class TrueGemConfig:
         values["warmup_ratio"] = float(self.warmup_ratio)
         return TrueGemConfig(**values)
 
+    def params(self) -> dict[str, Any]:
+        """The parameters as recorded and hashed into the run id: every field, those of
+        :data:`OMITTED_WHEN_NONE` only when set."""
+        return {k: v for k, v in asdict(self).items()
+                if not (k in OMITTED_WHEN_NONE and v is None)}
+
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrueGemConfig:
-        """Build from a flat mapping, rejecting unknown keys.
+        """Build from a flat mapping, rejecting unknown keys and values of the wrong type
+        (:func:`~junk_dna.experiments.parameters.check_field_types`: a bool is no number).
 
         Raises:
             ValueError: an unknown key (named, with the allowed keys) or an invalid value.
@@ -164,6 +180,7 @@ class TrueGemConfig:
         unknown = sorted(set(params) - set(allowed))
         if unknown:
             raise ValueError(f"unknown true_gem parameter(s) {unknown}; allowed: {allowed}")
+        check_field_types(cls, params)
         return cls(**params)
 
     @classmethod
@@ -201,12 +218,19 @@ def validate(params: Mapping[str, Any], *,
     hub id whose config the hub has); a sweep passes its own, which asks the hub once per
     distinct name, or never in a dry run (:func:`junk_dna.runs.presets.expand_preset`).
 
+    With N:M pruning, M must divide the input widths in the model's config
+    (:func:`junk_dna.pruning.config.check_nm_widths_from_config`), so a bad ``nm`` fails
+    here, before any run, as in the zero-shot experiments.
+
     Raises:
         ValueError: any invalid parameter, named with the allowed values.
     """
     cfg = TrueGemConfig.from_params(params).normalized()
-    resolve(cfg.model)
-    return asdict(cfg)
+    resolved = resolve(cfg.model)
+    location = getattr(resolved, "location", None)  # a test's resolver may return anything
+    if cfg.nm is not None and isinstance(location, str):
+        check_nm_widths_from_config(location, cfg.nm)
+    return cfg.params()
 
 
 register(Experiment(name="true_gem", notebook="true_gem.ipynb", validate=validate,
@@ -373,7 +397,7 @@ def _record(cfg: TrueGemConfig, experiment: str, run_dir: str | Path | None,
         "experiment": experiment,
         "run_id": Path(run_dir).name if run_dir is not None else "interactive",
         "status": "ok",
-        "params": asdict(cfg),
+        "params": cfg.params(),
         "resolved": {**loaded.resolved.as_record(),
                      **{k: v for k, v in data.resolved.items() if not isinstance(v, dict)},
                      "n_eval": data.resolved.get("n_eval"),

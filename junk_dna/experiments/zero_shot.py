@@ -41,10 +41,14 @@ from junk_dna.experiments.conditions import (
     evaluate_conditions,
     get_conditions,
 )
-from junk_dna.experiments.parameters import config_from_notebook, param
+from junk_dna.experiments.parameters import check_field_types, config_from_notebook, param
 from junk_dna.experiments.registry import Experiment, ModelResolver, register
 from junk_dna.models.causal_lm import load_causal_lm, resolve_causal_lm
-from junk_dna.pruning.config import check_llm_pruning, check_quantization, parse_nm
+from junk_dna.pruning.config import (
+    check_llm_pruning,
+    check_nm_widths_from_config,
+    check_quantization,
+)
 from junk_dna.results.provenance import provenance, start_run
 from junk_dna.results.records import atomic_write_text, write_record
 
@@ -131,12 +135,19 @@ class ZeroShotConfig:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ZeroShotConfig:
-        """Build from a flat mapping, ignoring keys that are not fields (e.g. ``run_dir``)."""
+        """Build from a flat mapping, ignoring ``run_dir``; an unknown key or a value of the
+        wrong type (:func:`~junk_dna.experiments.parameters.check_field_types`) is refused.
+
+        Raises:
+            ValueError: naming the key or the value.
+        """
         names = {f.name for f in fields(cls)}
         unknown = sorted(k for k in params if k not in names and k != "run_dir")
         if unknown:
             raise ValueError(f"unknown zero-shot parameter(s) {unknown}; allowed: {sorted(names)}")
-        return cls(**{k: v for k, v in params.items() if k in names})
+        given = {k: v for k, v in params.items() if k in names}
+        check_field_types(cls, given)
+        return cls(**given)
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]) -> ZeroShotConfig:
@@ -209,27 +220,6 @@ def validate_for(experiment: str):
         return asdict(cfg)
 
     return validate
-
-
-def check_nm_widths_from_config(location: str, nm: str) -> None:
-    """Before any weights load: M of ``nm`` must divide the hidden and intermediate sizes in
-    the model's ``config.json`` (the input widths of a decoder block's linears). Does
-    nothing when no config can be read without loading (e.g. a GGUF not converted yet); the
-    check then runs on the loaded model, still before pruning.
-
-    Raises:
-        ValueError: naming the width M does not divide.
-    """
-    folder = Path(location)
-    if not (folder / "config.json").is_file():
-        return
-    config = json.loads((folder / "config.json").read_text())
-    _, m = parse_nm(nm)
-    for key in ("hidden_size", "intermediate_size", "n_embd", "ffn_dim"):
-        width = config.get(key)
-        if isinstance(width, int) and width % m:
-            raise ValueError(f"N:M {nm}: M = {m} does not divide the model's {key} = {width} "
-                             f"(the input width of some of its linear layers)")
 
 
 def _compress(model: Any, tokenizer: Any, cfg: ZeroShotConfig) -> dict[str, Any]:

@@ -10,9 +10,11 @@ that ``junk-dna presets`` and every sweep's validation stay light.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from junk_dna.checks import check_choice
@@ -74,6 +76,52 @@ def parse_nm(spec: str | tuple[int, int]) -> tuple[int, int]:
     if n > m:
         raise ValueError(f"N:M {text} has N > M; {allowed}")
     return n, m
+
+
+NM_WIDTH_KEYS: tuple[str, ...] = ("hidden_size", "intermediate_size", "dim", "hidden_dim",
+                                  "n_embd", "ffn_dim", "d_model", "encoder_ffn_dim")
+"""Keys of a model's ``config.json`` that give the input width of some of its linear layers
+(encoders: BERT/RoBERTa/MiniLM, DistilBERT; causal LMs: Llama-like, GPT-2, OPT)."""
+
+
+def check_nm_widths_from_config(location: str, nm: str) -> None:
+    """Before any weights load: M of ``nm`` must divide every input width the model's
+    ``config.json`` gives (:data:`NM_WIDTH_KEYS`). ``location`` is a folder (a local or
+    embedded model) or a hub id whose ``config.json`` is in the local hub cache; when no
+    config can be read without loading (a GGUF not converted yet, a hub id not cached) this
+    does nothing, and the widths are checked on the loaded model, still before pruning.
+
+    Raises:
+        ValueError: naming the width M does not divide.
+    """
+    _, m = parse_nm(nm)
+    config = _model_config(location)
+    for key in NM_WIDTH_KEYS:
+        width = config.get(key)
+        if isinstance(width, int) and not isinstance(width, bool) and width % m:
+            raise ValueError(f"N:M {nm}: M = {m} does not divide the model's {key} = {width} "
+                             f"(the input width of some of its linear layers); choose an M "
+                             f"that divides it")
+
+
+def _model_config(location: str) -> dict:
+    """The ``config.json`` of a model folder or of a cached hub id; empty when there is none."""
+    path = Path(location) / "config.json"
+    if not path.is_file():
+        try:  # a hub id: its cached config only, never a download
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(location, "config.json")
+        except Exception:  # not a valid repo id, no hub library: nothing to read
+            return {}
+        if not isinstance(cached, str):
+            return {}
+        path = Path(cached)
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def check_sparsity(s: float) -> float:

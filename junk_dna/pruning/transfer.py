@@ -123,6 +123,10 @@ class MaskEnforcer:
     def _params(self) -> list[torch.Tensor]:
         return [param for param, _, _ in self._items]
 
+    def tensors(self) -> list[torch.Tensor]:
+        """The parameters this enforcer projects (none for ``dense``)."""
+        return self._params()
+
     @property
     def enforces(self) -> bool:
         """Whether :meth:`after_step` does anything for this mode."""

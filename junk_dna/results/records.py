@@ -35,9 +35,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from junk_dna.checks import shown
+
 RECORD_NAME = "record.json"
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema", "experiment", "run_id", "status", "params", "final")
+"""Keys every record has; ``experiment`` and ``run_id`` are strings, ``params`` and ``final``
+objects (``final.last`` and ``final.best`` objects or null), ``resolved`` and ``sparsity``
+objects or null when present."""
 
 
 class CorruptRecordError(ValueError):
@@ -83,7 +88,9 @@ def read_record(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The record in ``run_dir``, or ``None`` when there is none.
 
     Raises:
-        CorruptRecordError: the file exists but is not a complete, valid record.
+        CorruptRecordError: the file exists but is not a complete, valid record (unreadable,
+            not JSON, a key missing, or a key of the wrong shape, e.g. ``params`` that is not
+            an object).
     """
     path = Path(run_dir) / RECORD_NAME
     if not path.exists():
@@ -92,6 +99,10 @@ def read_record(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CorruptRecordError(f"{path}: not valid JSON ({err})") from err
+    except RecursionError as err:
+        raise CorruptRecordError(f"{path}: nested too deeply") from err
+    except OSError as err:  # a folder, no permission: unreadable is as good as corrupt
+        raise CorruptRecordError(f"{path}: cannot be read ({err.strerror or err})") from err
     _check_record(record, where=str(path), error=CorruptRecordError)
     return record
 
@@ -120,7 +131,22 @@ def _check_record(
     if missing:
         raise error(f"{where}: record lacks keys {missing} (required: {list(REQUIRED_KEYS)})")
     if record["status"] not in ("ok", "failed"):
-        raise error(f"{where}: status {record['status']!r} is not one of ['ok', 'failed']")
+        raise error(f"{where}: status {shown(record['status'])} is not one of "
+                    "['ok', 'failed']")
+    shapes = [(key, str, False) for key in ("experiment", "run_id")]
+    shapes += [("params", Mapping, False), ("final", Mapping, False),
+               ("resolved", Mapping, True), ("sparsity", Mapping, True)]
+    for key, kind, optional in shapes:
+        if key in record and not (isinstance(record[key], kind)
+                                  or (optional and record[key] is None)):
+            raise error(f"{where}: {key} {shown(record[key])} must be "
+                        f"{'a string' if kind is str else 'an object'}"
+                        f"{' or null' if optional else ''}")
+    for which in ("last", "best"):
+        value = record["final"].get(which)
+        if value is not None and not isinstance(value, Mapping):
+            raise error(f"{where}: final.{which} {shown(value)} must be an object of "
+                        "metric -> value, or null")
 
 
 def _json_default(obj: Any) -> Any:

@@ -6,9 +6,11 @@ pandas is imported by :func:`collect` only, so the workers and the CLI stay ligh
 from __future__ import annotations
 
 import os
+import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from junk_dna.results.records import iter_records
+from junk_dna.results.records import RECORD_NAME, iter_records
 
 if TYPE_CHECKING:  # pandas is imported by collect() only: workers and the CLI stay light
     import pandas as pd
@@ -20,7 +22,9 @@ def collect(root: str | os.PathLike[str], *, status: str | None = "ok") -> pd.Da
     Columns: ``run_id``, ``experiment``, ``run_dir``, one column per parameter, the
     ``resolved_*`` fields, ``sparsity_reached``, ``wall_time_s``, then ``which``
     (``"last"`` or ``"best"``), ``metric`` and ``value``. Runs whose status differs from
-    ``status`` are left out (``status=None`` keeps all).
+    ``status`` are left out (``status=None`` keeps all). A record that cannot be read or has
+    the wrong shape (see :func:`junk_dna.results.records.read_record`) is skipped with a
+    warning naming its file, never counted.
     """
     import pandas as pd
 
@@ -28,17 +32,26 @@ def collect(root: str | os.PathLike[str], *, status: str | None = "ok") -> pd.Da
     for run_dir, rec in iter_records(root):
         if status is not None and rec.get("status") != status:
             continue
-        base: dict[str, Any] = {
-            "run_id": rec["run_id"],
-            "experiment": rec["experiment"],
-            "run_dir": str(run_dir),
-            **rec["params"],
-            **{f"resolved_{k}": v for k, v in (rec.get("resolved") or {}).items()
-               if isinstance(v, (str, int, float, bool)) or v is None},
-            "sparsity_reached": (rec.get("sparsity") or {}).get("reached"),
-            "wall_time_s": rec.get("wall_time_s"),
-        }
-        for which in ("last", "best"):
-            for metric, value in (rec["final"].get(which) or {}).items():
-                rows.append({**base, "which": which, "metric": metric, "value": value})
+        try:
+            rows.extend(_rows(run_dir, rec))
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
+            warnings.warn(f"skipping malformed record {run_dir / RECORD_NAME}: "
+                          f"{type(err).__name__}: {err}", stacklevel=2)
     return pd.DataFrame(rows)
+
+
+def _rows(run_dir: Path, rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The table rows of one record (raises on a record of the wrong shape)."""
+    base: dict[str, Any] = {
+        "run_id": rec["run_id"],
+        "experiment": rec["experiment"],
+        "run_dir": str(run_dir),
+        **rec["params"],
+        **{f"resolved_{k}": v for k, v in (rec.get("resolved") or {}).items()
+           if isinstance(v, (str, int, float, bool)) or v is None},
+        "sparsity_reached": (rec.get("sparsity") or {}).get("reached"),
+        "wall_time_s": rec.get("wall_time_s"),
+    }
+    return [{**base, "which": which, "metric": metric, "value": value}
+            for which in ("last", "best")
+            for metric, value in (rec["final"].get(which) or {}).items()]

@@ -21,3 +21,10 @@ class NotebookError(RuntimeError):
 
 class SubmissionError(SweepError):
     """``sbatch`` refused a job array (bad partition, account, limits, ...)."""
+
+
+class RunFolderError(RuntimeError):
+    """A run folder cannot be used: a symbolic link or a file where the folder belongs, claimed
+    by a process that is still working in it, or a filesystem error (read-only, full disk).
+    The run fails with this message (its folder may not be writable, so the message is in the
+    sweep's summary, not only in ``error.txt``) and the sweep goes on."""

@@ -1,8 +1,8 @@
 """Persistent notebook workers: one Jupyter kernel kept across the runs of a sweep.
 
 By default a local sweep (:func:`junk_dna.runs.local.run_sweep`) runs each of its ``--jobs``
-slots as one long-lived worker process (``python -m junk_dna.runs.kernels``, started by a
-:class:`KernelPool`) that starts ONE kernel and executes run after run in it with papermill,
+slots as one long-lived worker process (``python -m junk_dna.runs.worker kernels``, started
+by a :class:`KernelPool`) that starts ONE kernel and executes run after run in it with papermill,
 so the interpreter start, the imports (torch, transformers, pandas, junk_dna) and the
 first-use costs of a model class are paid once per slot instead of once per run. Between
 two runs the worker:
@@ -22,12 +22,18 @@ so a run gives the same numbers in a reused kernel as in a fresh one (tested).
 Protocol (internal): the sweep writes one JSON request per line on the worker's stdin::
 
     {"notebook": ..., "output": ..., "params_file": ..., "cwd": ..., "error_file": ...,
-     "log": ...}
+     "log": ..., "claim": true | false}
 
-and reads one JSON reply per line from its stdout: ``{"rc": 0 | 1, "kernel": "new" |
-"reused", "kernel_start_s": float}``. Everything the worker or the notebook's cells print
-during a run goes to that run's ``log``. End of stdin: the worker shuts its kernel down and
-exits. The worker exits (killing its kernel first) when the sweep process dies.
+with, when ``claim`` is true, the run folder's claim (a file descriptor, see
+:func:`junk_dna.runs.layout.claimed_run`) passed on a Unix socket the worker inherited
+(``JUNK_DNA_CLAIM_SOCKET``); the worker holds its copy until the run has ended, so that
+the claim outlives a sweep killed meanwhile until this worker is gone. The sweep reads one
+JSON reply per line from the worker's stdout: ``{"rc": 0 | 1, "kernel": "new" | "reused",
+"kernel_start_s": float}``. Everything the worker or the notebook's cells print during a
+run goes to that run's ``log``. End of stdin: the worker shuts its kernel down and exits.
+The worker watches the sweep from its first instruction (:mod:`junk_dna.runs.worker`) and,
+when the sweep dies, kills its kernel (also one still starting) and exits; it checks the
+sweep again once it holds a run's claim, before writing anything.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -49,7 +56,13 @@ from junk_dna.runs.notebook import (
     Launcher,
     native_kernel_manager_class,
     report_failure,
-    watch_parent,
+)
+from junk_dna.runs.watchdog import (
+    CLAIM_SOCKET_ENV,
+    WORKER_MODULE,
+    ParentWatch,
+    kill_process_tree,
+    wait_gone,
 )
 
 ENGINE_NAME = "junk-dna-reused-kernel"
@@ -70,17 +83,26 @@ class KernelWorker:
     """
 
     def __init__(self, env: dict[str, str], cwd: Path, stderr: IO[bytes]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "junk_dna.runs.kernels"], cwd=cwd, env=env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+        self.claims, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", WORKER_MODULE, "kernels"], cwd=cwd,
+                env={**env, CLAIM_SOCKET_ENV: str(theirs.fileno())},
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                pass_fds=(theirs.fileno(),))
+        except BaseException:
+            self.claims.close()
+            raise
+        finally:
+            theirs.close()
         self.runs = 0
 
     def alive(self) -> bool:
         """Whether the worker process is still running."""
         return self.proc.poll() is None
 
-    def request(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Send one run and wait for its reply.
+    def request(self, request: dict[str, Any], claim: int | None = None) -> dict[str, Any]:
+        """Send one run (and a copy of its folder's ``claim``) and wait for its reply.
 
         Raises:
             WorkerDied: the worker ended first (killed, crashed); its exit status is in
@@ -88,8 +110,11 @@ class KernelWorker:
         """
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.write((json.dumps({**request, "claim": claim is not None})
+                                   + "\n").encode())
             self.proc.stdin.flush()
+            if claim is not None:
+                socket.send_fds(self.claims, [b"c"], [claim])
             line = self.proc.stdout.readline()
         except (BrokenPipeError, OSError) as err:
             self.proc.wait()
@@ -112,6 +137,7 @@ class KernelWorker:
             self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+        self.claims.close()
 
 
 class KernelPool(Launcher):
@@ -134,10 +160,11 @@ class KernelPool(Launcher):
         self.worker_log = worker_log
 
     def request(self, request: dict[str, Any], *, cwd: Path, env: dict[str, str],
-                info: dict[str, Any]) -> int | None:
+                info: dict[str, Any], claim: int | None = None) -> int | None:
         """Execute one run in an idle persistent worker with the same environment (one is
-        started when none is idle); the worker goes back to the idle pool afterwards, so
-        later runs, of this sweep or of the next sweep sharing this launcher, reuse it.
+        started when none is idle), which holds a copy of the run folder's ``claim`` while
+        it runs; the worker goes back to the idle pool afterwards, so later runs, of this
+        sweep or of the next sweep sharing this launcher, reuse it.
 
         Returns its exit status (0 ok, 1 failed, the worker's status when it died), or
         ``None`` when stopping. ``info`` gets ``kernel`` ("new"/"reused"),
@@ -167,7 +194,7 @@ class KernelPool(Launcher):
                 self._procs.add(worker.proc)
                 self._last = time.monotonic()
         try:
-            reply = worker.request(request)
+            reply = worker.request(request, claim)
         except WorkerDied:
             with self._lock:
                 self._procs.discard(worker.proc)
@@ -225,15 +252,15 @@ class _Kernel:
     """The worker's kernel: started lazily, reset between runs, restarted after a failure."""
 
     def __init__(self) -> None:
-        self.holder: dict[str, Any] = {"km": None}
+        self.holder: dict[str, Any] = {"km": None, "starting": None}
         _register_engine(self.holder)
 
     @property
     def km(self) -> Any:
         return self.holder["km"]
 
-    def pid(self) -> int | None:
-        km = self.km
+    def pid(self, km: Any = None) -> int | None:
+        km = self.km if km is None else km
         process = getattr(getattr(km, "provisioner", None), "process", None) if km else None
         return getattr(process, "pid", None)
 
@@ -251,6 +278,7 @@ class _Kernel:
         clock = time.perf_counter()
         for attempt in (1, 2):
             km = native_kernel_manager_class()(kernel_name=KERNEL_NAME)
+            self.holder["starting"] = km  # killable by kill_now while it starts
             try:
                 run_sync(km.start_kernel)(cwd=cwd)
                 client = km.client()
@@ -269,6 +297,7 @@ class _Kernel:
                 continue
             self.holder["km"] = km
             break
+        self.holder["starting"] = None
         return time.perf_counter() - clock
 
     def reset(self, cwd: str) -> None:
@@ -302,11 +331,13 @@ class _Kernel:
             run_sync(km.shutdown_kernel)(now=True)
 
     def kill_now(self) -> None:
-        """SIGKILL the kernel process (used when the sweep died: no time for a clean stop)."""
-        pid = self.pid()
-        if pid is not None:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+        """SIGKILL the kernel (also one still starting) and its process group, and wait for
+        it to end (used when the sweep died: no time for a clean stop)."""
+        pids = [pid for pid in (self.pid(self.holder["km"]), self.pid(self.holder["starting"]))
+                if pid is not None]
+        for pid in pids:
+            kill_process_tree(pid)
+        wait_gone(pids)
 
 
 def _run_request(kernel: _Kernel, request: dict[str, Any]) -> dict[str, Any]:
@@ -334,18 +365,22 @@ def _run_request(kernel: _Kernel, request: dict[str, Any]) -> dict[str, Any]:
     return {"rc": rc, "kernel": "new" if fresh else "reused", "kernel_start_s": start_s}
 
 
-def serve(stdin: IO[str], replies: IO[str]) -> int:
+def serve(stdin: IO[str], replies: IO[str], watch: ParentWatch,
+          claims: socket.socket | None = None) -> int:
     """The worker loop: one request per line of ``stdin``, one reply per line to ``replies``.
 
-    Output fds 1 and 2 are pointed at each run's log while it runs (so cells, papermill and
-    C extensions all write there) and back to the worker's own stderr between runs.
+    ``watch`` (started before anything was imported) kills the kernel and exits the worker
+    when the sweep dies; a request's run-folder claim arrives on ``claims``, and the worker
+    checks the sweep again once it holds it, before it writes anything. Output fds 1 and 2
+    are pointed at each run's log while it runs (so cells, papermill and C extensions all
+    write there) and back to the worker's own stderr between runs.
     """
     import logging
 
     kernel = _Kernel()
-    # kill the kernel and exit when the sweep process dies (a resumed sweep must never share
-    # a run folder with a run still going on behind it)
-    watch_parent(0.5, kernel.kill_now)
+    # a resumed sweep must never share a run folder with a run still going on behind it
+    watch.before_exit(kernel.kill_now)
+    watch.check()
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
@@ -359,18 +394,30 @@ def serve(stdin: IO[str], replies: IO[str]) -> int:
             if not line.strip():
                 continue
             request = json.loads(line)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            with open(request["log"], "ab") as log:
-                os.dup2(log.fileno(), 1)
-                os.dup2(log.fileno(), 2)
+            claim = _receive_claim(claims) if request.get("claim") else None
+            try:
+                watch.check()  # the sweep may have died after sending: then write nothing
+                sys.stdout.flush()
+                sys.stderr.flush()
                 try:
-                    reply = _run_request(kernel, request)
-                finally:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                    os.dup2(own_out, 1)
-                    os.dup2(own_err, 2)
+                    log = open(request["log"], "ab")  # noqa: SIM115 - closed below
+                except OSError as err:  # a full disk, a folder gone: the sweep reports it
+                    print(f"cannot open {request['log']}: {err}", file=sys.stderr)
+                    reply = {"rc": 1, "kernel": None, "kernel_start_s": 0.0}
+                else:
+                    with log:
+                        os.dup2(log.fileno(), 1)
+                        os.dup2(log.fileno(), 2)
+                        try:
+                            reply = _run_request(kernel, request)
+                        finally:
+                            sys.stdout.flush()
+                            sys.stderr.flush()
+                            os.dup2(own_out, 1)
+                            os.dup2(own_err, 2)
+            finally:
+                if claim is not None:
+                    os.close(claim)
             replies.write(json.dumps(reply) + "\n")
             replies.flush()
     finally:
@@ -378,15 +425,28 @@ def serve(stdin: IO[str], replies: IO[str]) -> int:
     return 0
 
 
-def _main() -> int:
+def _receive_claim(claims: socket.socket | None) -> int:
+    """The run folder's claim the sweep passed with a request (a file descriptor)."""
+    if claims is None:
+        raise RuntimeError("a request came with a claim but the worker has no claim socket")
+    _, fds, _, _ = socket.recv_fds(claims, 1, 1)
+    if not fds:
+        raise RuntimeError("the sweep closed the claim socket")
+    for extra in fds[1:]:
+        os.close(extra)
+    os.set_inheritable(fds[0], False)  # the kernel (kept across runs) must not hold it
+    return fds[0]
+
+
+def serve_worker(watch: ParentWatch) -> int:
+    """The persistent worker process (``python -m junk_dna.runs.worker kernels``), once
+    ``watch`` runs: serve requests from stdin until it closes; the exit status."""
     # The protocol gets its own copy of stdout; fd 1 then points at stderr so that nothing
     # printed by a library can ever be read as a reply.
     replies = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
     if os.environ.get("SUBMITIT_EXECUTOR") and hasattr(signal, "SIGUSR2"):
         signal.signal(signal.SIGUSR2, signal.SIG_IGN)
-    return serve(sys.stdin, replies)
-
-
-if __name__ == "__main__":
-    sys.exit(_main())
+    fd = os.environ.get(CLAIM_SOCKET_ENV)
+    claims = socket.socket(fileno=int(fd)) if fd else None
+    return serve(sys.stdin, replies, watch, claims)

@@ -3,9 +3,11 @@
 One run = one papermill execution of ``notebooks/<experiment.notebook>`` with the run's
 parameters plus ``run_dir`` injected (:func:`execute_run`); the notebook writes
 ``run_dir/record.json`` itself. Without persistent kernels (``--fresh-kernel``, SLURM array
-tasks) each run is one worker subprocess, ``python -m junk_dna.runs.notebook --worker
-NOTEBOOK OUTPUT PARAMS CWD ERROR_FILE`` (internal), started by a :class:`Launcher`; the
-persistent workers of :mod:`junk_dna.runs.kernels` execute runs through the same code path.
+tasks) each run is one worker subprocess, ``python -m junk_dna.runs.worker run NOTEBOOK OUTPUT
+PARAMS CWD ERROR_FILE`` (internal), started by a :class:`Launcher`; the persistent workers of
+:mod:`junk_dna.runs.kernels` execute runs through the same code path. The run folder is
+claimed (:func:`junk_dna.runs.layout.claimed_run`) from before it is cleared until its run
+has ended, and the worker holds a copy of the claim, so no second process writes into it.
 This is the core that the local and the SLURM executors share.
 """
 
@@ -13,19 +15,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from junk_dna.results.records import atomic_write_text
-from junk_dna.runs.errors import SweepError
+from junk_dna.runs.errors import RunFolderError, SweepError
 from junk_dna.runs.layout import (
     DONE,
     ERROR_NAME,
@@ -33,9 +34,14 @@ from junk_dna.runs.layout import (
     PACKAGE_DIR,
     PARAMS_NAME,
     RUNNER_NAME,
+    claimed_run,
+    describe_os_error,
+    prepare_run_folder,
     run_state,
     state_reason,
+    write_error,
 )
+from junk_dna.runs.watchdog import CLAIM_FD_ENV, PARENT_ENV, WORKER_MODULE, ParentWatch
 
 if TYPE_CHECKING:
     from junk_dna.experiments import Experiment
@@ -44,7 +50,6 @@ if TYPE_CHECKING:
 KERNEL_NAME = "junk-dna"
 """The kernel every notebook names in its metadata and every sweep runs on."""
 KERNEL_DISPLAY_NAME = "Python (junk-dna)"
-PARENT_ENV = "JUNK_DNA_SWEEP_PID"  # the process that started a worker (see watch_parent)
 STAGGER_S = 1.0  # seconds between two subprocess starts (parallel kernels collide on ports)
 KERNEL_START_TIMEOUT_S = 120
 
@@ -110,7 +115,7 @@ def _child_env(threads: int) -> dict[str, str]:
 class Launcher:
     """Starts worker subprocesses (staggered), tracks them, and stops them all on demand.
 
-    Each run is one ``python -m junk_dna.runs.notebook --worker`` subprocess. The local
+    Each run is one ``python -m junk_dna.runs.worker run`` subprocess. The local
     executor's pool of persistent workers (:class:`junk_dna.runs.kernels.KernelPool`, one
     kernel each, kept across runs) is a launcher whose ``reuse_kernels`` is true: runs then go
     to its ``request`` instead.
@@ -130,15 +135,18 @@ class Launcher:
         if pause > 0:
             time.sleep(pause)
 
-    def run(self, cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> int | None:
-        """Run ``cmd`` to its end; its output goes to ``log``. ``None`` when stopping."""
+    def run(self, cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path,
+            pass_fds: Sequence[int] = ()) -> int | None:
+        """Run ``cmd`` to its end; its output goes to ``log``; it inherits ``pass_fds`` (a
+        run folder's claim). ``None`` when stopping."""
         with self._lock:
             if self.stopping:
                 return None
             self._stagger()
             with open(log, "ab") as out:
                 proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        pass_fds=tuple(pass_fds))
             self._procs.add(proc)
             self._last = time.monotonic()
         try:
@@ -148,7 +156,7 @@ class Launcher:
                 self._procs.discard(proc)
 
     def request(self, request: dict[str, Any], *, cwd: Path, env: dict[str, str],
-                info: dict[str, Any]) -> int | None:
+                info: dict[str, Any], claim: int | None = None) -> int | None:
         """Execute one run in a persistent worker: only launchers that ``reuse_kernels``."""
         raise NotImplementedError("this launcher starts one worker process per run")
 
@@ -197,6 +205,7 @@ def execute_notebook(
     threads: int | None = None,
     launcher: Launcher | None = None,
     info: dict[str, Any] | None = None,
+    claim: int | None = None,
 ) -> int | None:
     """Execute ``notebook`` with papermill in a subprocess; return its exit status.
 
@@ -209,69 +218,109 @@ def execute_notebook(
     and ``JUNK_DNA_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` are set to ``threads``
     (default: every available CPU). With a ``launcher`` that reuses kernels the notebook runs
     in the calling thread's persistent worker (:mod:`junk_dna.runs.kernels`); ``info`` then gets
-    whether its kernel was new. Returns ``None`` when ``launcher`` was stopped before.
+    whether its kernel was new. ``claim``: the descriptor of the run folder's claim
+    (:func:`junk_dna.runs.layout.claimed_run`), which the worker holds a copy of while it
+    runs. Returns ``None`` when ``launcher`` was stopped before.
+
+    Raises:
+        RunFolderError: a file of the run could not be written (full disk, read-only folder);
+            the message names it.
     """
-    workdir = Path(workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(workdir).absolute()
     params_file = workdir / PARAMS_NAME
-    atomic_write_text(params_file, json.dumps(dict(parameters), indent=2, sort_keys=True))
     error_file = workdir / ERROR_NAME
     log = workdir / LOG_NAME
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(params_file, json.dumps(dict(parameters), indent=2, sort_keys=True))
+    except OSError as err:
+        raise RunFolderError(f"cannot write {params_file}: {describe_os_error(err)}") from err
     env = _child_env(threads if threads is not None else available_cpus())
     info = {} if info is None else info
-    if launcher is not None and launcher.reuse_kernels:
-        request = {"notebook": os.fspath(Path(notebook).resolve()),
-                   "output": os.fspath(Path(output).resolve()),
-                   "params_file": os.fspath(params_file), "cwd": os.fspath(workdir),
-                   "error_file": os.fspath(error_file), "log": os.fspath(log)}
-        rc = launcher.request(request, cwd=workdir.parent, env=env, info=info)
-    else:
-        cmd = [sys.executable, "-m", "junk_dna.runs.notebook", "--worker",
-               os.fspath(Path(notebook)), os.fspath(Path(output).resolve()),
-               os.fspath(params_file), os.fspath(workdir), os.fspath(error_file)]
-        rc = (launcher or Launcher(0.0)).run(cmd, cwd=workdir, env=env, log=log)
-        info.update(kernel="new", worker_start_s=None, kernel_start_s=None)
+    try:
+        if launcher is not None and launcher.reuse_kernels:
+            request = {"notebook": os.fspath(Path(notebook).resolve()),
+                       "output": os.fspath(Path(output).absolute()),
+                       "params_file": os.fspath(params_file), "cwd": os.fspath(workdir),
+                       "error_file": os.fspath(error_file), "log": os.fspath(log)}
+            rc = launcher.request(request, cwd=workdir.parent, env=env, info=info, claim=claim)
+        else:
+            cmd = [sys.executable, "-m", WORKER_MODULE, "run", os.fspath(Path(notebook)),
+                   os.fspath(Path(output).absolute()), os.fspath(params_file),
+                   os.fspath(workdir), os.fspath(error_file)]
+            if claim is not None:
+                env[CLAIM_FD_ENV] = str(claim)
+            rc = (launcher or Launcher(0.0)).run(cmd, cwd=workdir, env=env, log=log,
+                                                 pass_fds=() if claim is None else (claim,))
+            info.update(kernel="new", worker_start_s=None, kernel_start_s=None)
+    except OSError as err:  # the log cannot be opened, the worker cannot start
+        raise RunFolderError(f"cannot start the run in {workdir}: {describe_os_error(err)}"
+                             ) from err
     if rc is not None and rc != 0 and not error_file.exists():
         how = f"signal {-rc}" if rc < 0 else f"code {rc}"
-        atomic_write_text(error_file, f"the notebook runner exited with {how} before reporting "
-                                      f"an error; last lines of {log}:\n{_log_tail(log)}\n")
+        text = (f"the notebook runner exited with {how} before reporting an error; last lines "
+                f"of {log}:\n{_log_tail(log)}\n")
+        why = write_error(workdir, text)
+        if why is not None:
+            raise RunFolderError(f"the notebook runner exited with {how}, and {why}")
     return rc
 
 
 def execute_run(run: Run, root: Path, notebook: Path, threads: int, launcher: Launcher) -> bool:
     """Execute one run in a cleared folder; True when it finished (record ok, same params).
 
+    The run folder ``root/<run_id>`` is claimed (:func:`junk_dna.runs.layout.claimed_run`)
+    from before it is cleared until the run has ended, and the worker holds a copy of the
+    claim, so no other process (a worker left by a killed sweep, a second SLURM task of the
+    same run) writes into it meanwhile; it is never followed through a symbolic link (a link
+    or a file where it belongs is left alone and the run fails).
+
     Also writes ``runner.json``: the seconds the sweep spent on the run from its side
     (``runner_s``, worker and kernel start included when this run paid them) and whether
     its kernel was new or reused; the benchmark of the main job reads it. The local executor
     runs it in its job slots, the SLURM executor in each array task.
+
+    Args:
+        root: the experiment's folder (made absolute; never a symbolic link, see
+            :func:`junk_dna.runs.layout.experiment_folder`).
+
+    Raises:
+        RunFolderError: the run failed and its folder cannot hold (all of) its files: a link
+            or a file where it belongs, claimed by another process for too long, or a
+            filesystem error; the message says which path and why.
     """
-    run_dir = (root / run.run_id).resolve()
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
-    info: dict[str, Any] = {}
-    clock = time.perf_counter()
-    rc = execute_notebook(notebook, run_dir / notebook.name,
-                          {**run.params, "run_dir": os.fspath(run_dir)}, run_dir,
-                          threads=threads, launcher=launcher, info=info)
-    if rc is None:  # stopped before it started
+    root = Path(root).absolute()
+    run_dir = root / run.run_id  # never resolved: a link is not followed
+    with claimed_run(root, run.run_id) as claim:
+        prepare_run_folder(run_dir)
+        info: dict[str, Any] = {}
+        clock = time.perf_counter()
+        rc = execute_notebook(notebook, run_dir / notebook.name,
+                              {**run.params, "run_dir": os.fspath(run_dir)}, run_dir,
+                              threads=threads, launcher=launcher, info=info, claim=claim)
+        if rc is None:  # stopped before it started
+            return False
+        try:
+            atomic_write_text(run_dir / RUNNER_NAME, json.dumps(
+                {"runner_s": time.perf_counter() - clock, "rc": rc, "threads": threads, **info},
+                indent=2, sort_keys=True))
+        except OSError as err:
+            raise RunFolderError(f"cannot write {run_dir / RUNNER_NAME}: "
+                                 f"{describe_os_error(err)}") from err
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = run_state(run_dir, run.params)
+        if state == DONE:
+            return True
+        if rc == 0 and not (run_dir / ERROR_NAME).exists():
+            why = write_error(run_dir, (
+                f"the notebook ran to its end but {state_reason(state, run_dir)}; a run is "
+                f"finished when its notebook writes a record with status 'ok' and params equal "
+                f"to the run's params:\n{json.dumps(run.params, indent=2, sort_keys=True)}\n"))
+            if why is not None:
+                raise RunFolderError(f"the notebook ran to its end but "
+                                     f"{state_reason(state, run_dir)}, and {why}")
         return False
-    atomic_write_text(run_dir / RUNNER_NAME, json.dumps(
-        {"runner_s": time.perf_counter() - clock, "rc": rc, "threads": threads, **info},
-        indent=2, sort_keys=True))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        state = run_state(run_dir, run.params)
-    if state == DONE:
-        return True
-    if rc == 0 and not (run_dir / ERROR_NAME).exists():
-        atomic_write_text(run_dir / ERROR_NAME,
-                          f"the notebook ran to its end but {state_reason(state, run_dir)}; a "
-                          f"run is finished when its notebook writes a record with status 'ok' "
-                          f"and params equal to the run's params:\n"
-                          f"{json.dumps(run.params, indent=2, sort_keys=True)}\n")
-    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,28 +389,6 @@ def _cells_started(output: Path) -> bool:
                for cell in nb.cells)
 
 
-def watch_parent(interval_s: float = 1.0, before_exit: Callable[[], None] | None = None) -> None:
-    """Exit (status 3) when the sweep process dies, so that a killed sweep leaves no run going
-    on behind a resumed one: a per-run worker's kernel then exits too (ipykernel polls its
-    parent); a persistent worker passes ``before_exit`` to kill its kernel first.
-
-    The sweep's pid comes from ``JUNK_DNA_SWEEP_PID`` (set by the sweep when it starts the
-    worker), so a sweep killed while the worker was still starting, before this call, is
-    noticed too (the worker's parent is then already another process).
-    """
-    parent = int(os.environ.get(PARENT_ENV) or os.getppid())
-
-    def poll() -> None:
-        while True:
-            time.sleep(interval_s)
-            if os.getppid() != parent:
-                if before_exit is not None:
-                    before_exit()
-                os._exit(3)
-
-    threading.Thread(target=poll, daemon=True, name="watch-parent").start()
-
-
 def report_failure(err: BaseException, nb_out: str | os.PathLike[str],
                    error_file: str | os.PathLike[str]) -> None:
     """Write a failed run's ``error.txt`` (atomically) and say it on stderr.
@@ -376,23 +403,33 @@ def report_failure(err: BaseException, nb_out: str | os.PathLike[str],
 
     if isinstance(err, PapermillExecutionError):
         source = textwrap.indent(str(err.source), "    ")
-        atomic_write_text(error_file, (
-            f"{err.ename}: {err.evalue}\n\nraised by cell {err.cell_index} "
-            f"(In [{err.exec_count}]) of {nb_out}:\n{source}\n{err}"))
+        text = (f"{err.ename}: {err.evalue}\n\nraised by cell {err.cell_index} "
+                f"(In [{err.exec_count}]) of {nb_out}:\n{source}\n{err}")
         print(f"notebook failed: {err.ename}: {err.evalue}", file=sys.stderr)
-        return
-    atomic_write_text(error_file, f"{type(err).__name__}: {err}\n\n"
-                                  f"{''.join(traceback.format_exception(err))}")
-    traceback.print_exception(err)
+    else:
+        text = f"{type(err).__name__}: {err}\n\n{''.join(traceback.format_exception(err))}"
+        traceback.print_exception(err)
+    try:
+        atomic_write_text(error_file, text)
+    except OSError as write_err:  # a full disk: the sweep reports the run without its file
+        print(f"cannot write {error_file}: {write_err}", file=sys.stderr)
 
 
-def worker_main(argv: Sequence[str]) -> int:
-    """Execute one notebook (``NOTEBOOK OUTPUT PARAMS_JSON CWD ERROR_FILE``); exit status."""
+def worker_main(argv: Sequence[str], watch: ParentWatch | None = None) -> int:
+    """Execute one notebook (``NOTEBOOK OUTPUT PARAMS_JSON CWD ERROR_FILE``); exit status.
+
+    Runs in ``python -m junk_dna.runs.worker run ...``, which started ``watch`` on the sweep
+    before importing anything (``None``: started here): when the sweep dies, the worker kills
+    its kernel and exits. The run folder's claim is inherited (``JUNK_DNA_CLAIM_FD``) and
+    held until exit.
+    """
     import logging
     import random
 
     nb_in, nb_out, params_file, cwd, error_file = argv
-    watch_parent()
+    if watch is None:
+        watch = ParentWatch().start()
+    watch.check()
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
@@ -428,11 +465,3 @@ def worker_main(argv: Sequence[str]) -> int:
             report_failure(err, nb_out, error_file)
             return 1
     return 1  # pragma: no cover
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 7 and sys.argv[1] == "--worker":
-        sys.exit(worker_main(sys.argv[2:]))
-    print("internal: python -m junk_dna.runs.notebook --worker NOTEBOOK OUTPUT PARAMS CWD "
-          "ERROR_FILE; use `junk-dna sweep` instead", file=sys.stderr)
-    sys.exit(2)

@@ -26,6 +26,10 @@ SLURM_KEYS: tuple[str, ...] = (
     "array_parallelism", "max_array_size", "additional", "setup",
 )
 DEFAULT_TIMEOUT_MIN = 60
+# submitit asks SLURM for its requeue signal (USR2) this long before the time limit; the
+# limit must leave a task time to start Python (and its handler) before that signal
+SIGNAL_DELAY_S = 90
+MIN_TIMEOUT_MIN = 3
 DEFAULT_ARRAY_PARALLELISM = 256  # submitit's default
 DEFAULT_MAX_ARRAY_SIZE = 1000  # SLURM's default MaxArraySize is 1001 (indices 0..1000)
 # sbatch options that submitit manages, or that have their own resource key
@@ -66,7 +70,8 @@ class SlurmResources:
     def executor_parameters(self, name: str) -> dict[str, Any]:
         """Keyword arguments of ``submitit.AutoExecutor.update_parameters``."""
         params: dict[str, Any] = {"name": name, "timeout_min": self.timeout_min,
-                                  "slurm_array_parallelism": self.array_parallelism}
+                                  "slurm_array_parallelism": self.array_parallelism,
+                                  "slurm_signal_delay_s": SIGNAL_DELAY_S}
         if self.gpus_per_node:
             params["gpus_per_node"] = self.gpus_per_node
         if self.cpus_per_task is not None:
@@ -107,7 +112,7 @@ class SlurmResources:
             "job_name": name, "partition": self.partition, "time": self.timeout_min,
             "cpus_per_task": self.cpus_per_task, "gpus_per_node": self.gpus_per_node or None,
             "mem": None if self.mem_gb is None else _convert_mem(self.mem_gb),
-            "array_parallelism": self.array_parallelism,
+            "array_parallelism": self.array_parallelism, "signal_delay_s": SIGNAL_DELAY_S,
             "additional_parameters": dict(self.additional) or None,
             "setup": list(self.setup) or None,
             "map_count": tasks if tasks > 1 else None,
@@ -142,11 +147,13 @@ def _check_value(key: str, value: Any) -> Any:
             raise ValueError("must be a partition name (letters, digits, '_', '.', '-'; "
                              "several separated by commas)")
         return value
-    minimum = {"gpus_per_node": 0, "cpus_per_task": 1, "timeout_min": 1,
+    minimum = {"gpus_per_node": 0, "cpus_per_task": 1, "timeout_min": MIN_TIMEOUT_MIN,
                "array_parallelism": 1, "max_array_size": 1}.get(key)
     if minimum is not None:
         what = {"gpus_per_node": "GPUs per task, 0 for none",
-                "timeout_min": "whole minutes, e.g. 240 for 4 h"}.get(key)
+                "timeout_min": f"whole minutes, e.g. 240 for 4 h; SLURM signals a task "
+                               f"{SIGNAL_DELAY_S} s before its time limit to requeue it, which "
+                               "must leave the task time to start"}.get(key)
         try:
             return _int(value, minimum)
         except ValueError:

@@ -7,7 +7,7 @@ LAST epoch (what the original reported) and the BEST one. A transfer mode's proj
 (:class:`junk_dna.pruning.transfer.MaskEnforcer`) runs after every optimizer step, the last
 included.
 
-Two things do not change any number but save time:
+Three things do not change any number but save time:
 
 * :func:`junk_dna.data.encode_cache.encode_cached` keeps the encoded features of the last few
   splits in this process (a sweep of many runs in one kernel tokenizes each split once); the
@@ -15,6 +15,14 @@ Two things do not change any number but save time:
   contents, so any change misses.
 * evaluation batches examples sorted by length (:func:`eval_order`), so they pad less;
   predictions stay paired with their labels, and every metric here is order-free.
+* only the word-embedding rows the training split reaches are trained
+  (:class:`junk_dna.training.compact.CompactEmbedding`, where that is exact: weight decay 0,
+  an embedding no transfer mode projects); the final weights are bit-identical.
+
+Two settings trade exactness or detail for time, both off by default: ``mixed_precision
+"bf16"`` (bfloat16 autocast for the forward passes of training and evaluation, on a CPU as on
+a GPU; weights, gradients and AdamW stay float32) and ``eval_last`` (run only the last
+evaluations of the schedule; the weights and the last metrics do not change).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from junk_dna.checks import check_int
 from junk_dna.data.encode_cache import (
     MC_FIELDS,
     encode_cached,
@@ -37,6 +46,8 @@ from junk_dna.data.encode_cache import (
 from junk_dna.data.glue_tasks import TaskData, TaskSpec
 from junk_dna.evaluation.glue_metrics import get_metric
 from junk_dna.pruning.transfer import MaskEnforcer
+from junk_dna.training.compact import CompactEmbedding, compact_reason, training_token_ids
+from junk_dna.training.precision import autocast_factory, check_mixed_precision
 
 NO_DECAY: tuple[str, ...] = ("bias", "LayerNorm.weight", "layer_norm.weight", "layernorm.weight")
 
@@ -54,7 +65,10 @@ class TrainConfig:
         eval_batch_size: examples per evaluation forward pass.
         max_length: tokens kept per example (truncation; padding is dynamic per batch).
         seed: seeds the shuffling order (dropout uses the global RNG seeded by the caller).
-        mixed_precision: accelerate's ``"no"``, ``"fp16"`` or ``"bf16"``.
+        mixed_precision: ``"no"`` (float32), ``"bf16"`` (bfloat16 autocast of the forward
+            passes, CPU or GPU; float32 weights, gradients and AdamW) or ``"fp16"`` (GPU
+            only); see :mod:`junk_dna.training.precision`. Not exact: bf16 changes the
+            numbers slightly.
         group_by_length: batch examples of similar length together (as transformers'
             ``group_by_length``): shuffled mega-batches of ``8 * batch_size`` examples are
             sorted by length and cut into batches, whose order is shuffled again. Same
@@ -66,6 +80,11 @@ class TrainConfig:
             full epochs.
         eval_steps: evaluate after every ``eval_steps`` optimizer steps and after the last
             one. ``None``: after every epoch (the original).
+        eval_last: run only the last ``eval_last`` evaluations of that schedule (``None``:
+            all). Evaluations never change a weight (each runs in ``torch.random.fork_rng``),
+            so the weights and the metrics of the evaluations kept are the same as with every
+            evaluation; ``best`` is then the best of the evaluations kept, and each entry's
+            ``train_loss`` still covers the steps since the previous point of the schedule.
 
     The defaults are the original run_glue protocol's, for calling :func:`fine_tune`
     directly; an experiment's run takes every field from its own config
@@ -85,6 +104,12 @@ class TrainConfig:
     group_by_length: bool = False
     max_steps: int | None = None
     eval_steps: int | None = None
+    eval_last: int | None = None
+
+    def __post_init__(self) -> None:
+        check_mixed_precision(self.mixed_precision)
+        if self.eval_last is not None:
+            check_int("eval_last", self.eval_last, 1)
 
 
 class LengthGroupedBatchSampler:
@@ -126,8 +151,9 @@ class TrainResult:
 
     Attributes:
         epochs: one entry per evaluation: ``{"epoch": e, "step": s, "metrics": {name:
-            value}, "train_loss": mean loss of the steps since the previous evaluation}``
-            (``e`` = steps / steps per epoch, a whole number when evaluating every epoch).
+            value}, "train_loss": mean loss of the steps since the previous point of the
+            evaluation schedule}`` (``e`` = steps / steps per epoch, a whole number when
+            evaluating every epoch; with ``eval_last``, only the evaluations kept).
         last: metrics of the last evaluation. best: metrics of the best one (main metric).
         best_epoch: ``epoch`` of ``best``.
         steps: optimizer steps taken.
@@ -255,6 +281,7 @@ def fine_tune(
     *,
     make_enforcer: Callable[[torch.nn.Module], MaskEnforcer] | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    compact_embedding: bool = True,
 ) -> TrainResult:
     """Fine-tune ``model`` on ``data.train``, evaluating every split of ``data.evals``.
 
@@ -268,6 +295,9 @@ def fine_tune(
             device (so the enforcer holds the device tensors); ``start()`` is called before
             the first step and ``after_step()`` after every optimizer step, the last included.
         on_epoch: called with each epoch's entry (for live display in a notebook).
+        compact_embedding: train only the word-embedding rows the training split reaches
+            where that is exact (:mod:`junk_dna.training.compact`); ``False`` trains the
+            whole table (the same weights, bit for bit, only slower).
 
     Returns:
         Per-epoch metrics; metric names of the first eval split are plain (``accuracy``),
@@ -277,13 +307,24 @@ def fine_tune(
     from transformers import get_linear_schedule_with_warmup
 
     spec = data.spec
-    accelerator = Accelerator(mixed_precision=config.mixed_precision,
-                              cpu=not torch.cuda.is_available())
+    # bf16 is our own autocast (accelerate's is process-wide: a persistent kernel could not
+    # run a float32 run after a bf16 one); fp16 needs accelerate's loss scaling (GPU only)
+    accelerator = Accelerator(mixed_precision="fp16" if config.mixed_precision == "fp16"
+                              else "no", cpu=not torch.cuda.is_available())
+    autocast = autocast_factory(config.mixed_precision, accelerator.device.type)
     clock = time.perf_counter()
     loaders = _data_loaders(tokenizer, data, config)
     tokenize_s = time.perf_counter() - clock
+    model = accelerator.prepare(model)
+    unwrapped = accelerator.unwrap_model(model)
+    enforcer = make_enforcer(unwrapped) if make_enforcer else None
+    compact = None
+    if compact_embedding and compact_reason(
+            unwrapped, config.weight_decay, enforcer.tensors() if enforcer else ()) is None:
+        compact = CompactEmbedding(unwrapped, loaders.train_ids)
+        compact.train_mode()  # before the optimizer: it trains the small table
     # The fused kernel (CPU and CUDA) is the same AdamW update, many times faster on CPU.
-    optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay),
+    optimizer = torch.optim.AdamW(parameter_groups(unwrapped, config.weight_decay),
                                   lr=config.learning_rate, fused=True)
     steps_per_epoch = math.ceil(loaders.n_train / config.batch_size)
     total = (config.max_steps if config.max_steps is not None
@@ -291,47 +332,58 @@ def fine_tune(
     scheduler = get_linear_schedule_with_warmup(
         optimizer, num_warmup_steps=math.ceil(config.warmup_ratio * total),
         num_training_steps=total)
-    model, optimizer, train_loader, scheduler = accelerator.prepare(
-        model, optimizer, loaders.train, scheduler)
+    optimizer, train_loader, scheduler = accelerator.prepare(optimizer, loaders.train, scheduler)
     eval_loaders = {k: accelerator.prepare(v) for k, v in loaders.evals.items()}
-    enforcer = make_enforcer(accelerator.unwrap_model(model)) if make_enforcer else None
     if enforcer is not None:
         enforcer.start()
 
     result = TrainResult()
     result.timings = {"tokenize": tokenize_s, "train": 0.0, "evaluate": 0.0}
     result.encode_cache = loaders.cache_hits
-    eval_at = set(evaluation_steps(total, steps_per_epoch, config.eval_steps))
+    schedule = evaluation_steps(total, steps_per_epoch, config.eval_steps)
+    points = set(schedule)  # the entries' train_loss windows end here, evaluated or not
+    evaluated = set(schedule[-config.eval_last:] if config.eval_last else schedule)
     best_value = -math.inf
     losses: list[float] = []
     clock = time.perf_counter()
-    for loss in _optimizer_steps(model, train_loader, optimizer, scheduler, accelerator,
-                                 enforcer, total):
-        result.steps += 1
-        losses.append(loss)
-        if result.steps not in eval_at:
-            continue
-        result.timings["train"] += time.perf_counter() - clock
-        clock = time.perf_counter()
-        # iterating a loader draws from the global RNG (its worker base seed): isolated, so
-        # the evaluation schedule never changes a dropout mask of the training that follows
-        with torch.random.fork_rng(devices=_rng_devices()):
-            metrics, predictions = _evaluate_splits(model, eval_loaders, loaders.eval_orders,
-                                                    spec)
-        result.timings["evaluate"] += time.perf_counter() - clock
-        entry = {"epoch": _epoch(result.steps, steps_per_epoch), "step": result.steps,
-                 "metrics": metrics, "train_loss": float(np.mean(losses))}
-        result.epochs.append(entry)
-        result.train_loss.append(entry["train_loss"])
-        result.predictions = predictions
-        if metrics[spec.main_metric] > best_value:
-            best_value, result.best = metrics[spec.main_metric], metrics
-            result.best_epoch = entry["epoch"]
-        if on_epoch is not None:
-            on_epoch(entry)
-        losses = []
-        model.train()
-        clock = time.perf_counter()
+    try:
+        for loss in _optimizer_steps(model, train_loader, optimizer, scheduler, accelerator,
+                                     enforcer, total, autocast, compact):
+            result.steps += 1
+            losses.append(loss)
+            if result.steps not in points:
+                continue
+            train_loss = float(np.mean(losses))
+            losses = []
+            if result.steps not in evaluated:
+                continue
+            result.timings["train"] += time.perf_counter() - clock
+            clock = time.perf_counter()
+            if compact is not None:
+                compact.sync()
+            # iterating a loader draws from the global RNG (its worker base seed): isolated,
+            # so the evaluation schedule never changes a dropout mask of the training after it
+            with torch.random.fork_rng(devices=_rng_devices()), autocast():
+                metrics, predictions = _evaluate_splits(model, eval_loaders,
+                                                        loaders.eval_orders, spec)
+            result.timings["evaluate"] += time.perf_counter() - clock
+            entry = {"epoch": _epoch(result.steps, steps_per_epoch), "step": result.steps,
+                     "metrics": metrics, "train_loss": train_loss}
+            result.epochs.append(entry)
+            result.train_loss.append(entry["train_loss"])
+            result.predictions = predictions
+            if metrics[spec.main_metric] > best_value:
+                best_value, result.best = metrics[spec.main_metric], metrics
+                result.best_epoch = entry["epoch"]
+            if on_epoch is not None:
+                on_epoch(entry)
+            if compact is not None:
+                compact.train_mode()
+            model.train()
+            clock = time.perf_counter()
+    finally:
+        if compact is not None:
+            compact.sync()  # the model leaves with its full, trained table
     result.last = result.epochs[-1]["metrics"]
     return result
 
@@ -366,13 +418,15 @@ def evaluation_steps(total: int, steps_per_epoch: int, eval_steps: int | None) -
 class _Loaders:
     """The loaders of one fine-tune: training (seeded shuffling), one per evaluation split
     (examples sorted by length, ``eval_orders[split][k]`` = the split's index of the k-th
-    example visited), which splits came from the encode cache, and the training size."""
+    example visited), which splits came from the encode cache, the training size and every
+    token id a training batch can hold (padding included)."""
 
     train: Any
     evals: dict[str, Any]
     eval_orders: dict[str, list[int]]
     cache_hits: dict[str, bool]
     n_train: int
+    train_ids: torch.Tensor
 
 
 def _data_loaders(tokenizer: Any, data: TaskData, config: TrainConfig) -> _Loaders:
@@ -407,22 +461,30 @@ def _data_loaders(tokenizer: Any, data: TaskData, config: TrainConfig) -> _Loade
         eval_orders[split] = eval_order(feats)
         eval_loaders[split] = DataLoader([feats[i] for i in eval_orders[split]],
                                          batch_size=config.eval_batch_size, collate_fn=collate)
-    return _Loaders(train_loader, eval_loaders, eval_orders, cache_hits, len(train_feats))
+    # both collators pad input_ids with the tokenizer's pad id (MultipleChoiceCollator: or 0)
+    pads = {getattr(tokenizer, "pad_token_id", None) or 0}
+    return _Loaders(train_loader, eval_loaders, eval_orders, cache_hits, len(train_feats),
+                    training_token_ids(train_feats, pads))
 
 
 def _optimizer_steps(model: torch.nn.Module, loader: Any, optimizer: Any, scheduler: Any,
-                     accelerator: Any, enforcer: MaskEnforcer | None, total: int
+                     accelerator: Any, enforcer: MaskEnforcer | None, total: int,
+                     autocast: Callable[[], Any], compact: CompactEmbedding | None
                      ) -> Iterator[float]:
     """Take ``total`` optimizer steps, epoch after epoch over the training loader (a new
     shuffled order each epoch, the last epoch cut short if need be), with the transfer
-    mode's projection after every step; yields each step's loss. The model is in training
-    mode whenever a step runs (a consumer may evaluate between two steps, then call
-    ``model.train()``)."""
+    mode's projection after every step; yields each step's loss. The forward pass runs in
+    ``autocast()`` (the backward pass follows its dtypes), on batches remapped to the compact
+    embedding if any. The model is in training mode whenever a step runs (a consumer may
+    evaluate between two steps, then call ``model.train()``)."""
     steps = 0
     while steps < total:
         model.train()
         for batch in loader:
-            loss = model(**batch).loss
+            if compact is not None:
+                batch = compact.remap(batch)
+            with autocast():
+                loss = model(**batch).loss
             accelerator.backward(loss)
             optimizer.step()
             scheduler.step()

@@ -105,3 +105,18 @@ def test_a_run_writes_a_complete_record_and_is_deterministic(tiny_model_dir, tmp
         tmp_path / "other")
     again = run(cfg, tmp_path / "run2")
     assert again["epochs"] == rec["epochs"]  # same parameters, same numbers
+
+
+def test_eval_last_enters_the_params_only_when_set():
+    """Runs recorded before eval_last existed keep their params, hence their run ids."""
+    from junk_dna.runs.layout import run_id
+
+    assert "eval_last" not in validate({}, resolve=lambda name: None)
+    given = validate({"eval_last": 1}, resolve=lambda name: None)
+    assert given["eval_last"] == 1
+    assert TrueGemConfig.from_params(given).eval_last == 1
+    assert run_id(given) != run_id(validate({}, resolve=lambda name: None))
+    with pytest.raises(ValueError, match="eval_last 0 must be an integer >= 1"):
+        TrueGemConfig(eval_last=0)
+    with pytest.raises(ValueError, match=r"unknown mixed_precision 'fp32'; allowed: \['no', "):
+        TrueGemConfig(mixed_precision="fp32")

@@ -101,6 +101,49 @@ def test_end_to_end_tiny_run_on_embedded_questions(tiny_lm_dir, tmp_path):
     assert again["final"] == pruned["final"]  # same parameters, same numbers
 
 
+@needs_data
+def test_option_count_scored_once_has_the_outcomes_of_each_option_set(tiny_lm_dir, tmp_path):
+    """option_count scores every question once with all its options and derives each k from
+    those log-likelihoods: per question, the same predictions, outcomes and option counts
+    as scoring each k's option set on its own (the former path), log-likelihoods equal up to
+    float rounding of other batch shapes."""
+    from junk_dna.data import qa_tasks
+    from junk_dna.evaluation.lm_scoring import score_multiple_choice, subset_record
+    from junk_dna.experiments.conditions import formatted, load_mc
+    from junk_dna.models.causal_lm import load_causal_lm
+
+    torch.set_num_threads(1)
+    cfg = ZeroShotConfig(**{**EXPERIMENT_DEFAULTS["option_count"], "experiment": "option_count",
+                            "model": str(tiny_lm_dir),
+                            "method": "dense", "n_questions": 40, "conditions": [2, 3, 4, 5],
+                            "batch_tokens": 256}).normalized()
+    record = run(cfg, tmp_path / "once")
+    per_q = json.loads((tmp_path / "once" / "per_question.json").read_text())
+    loaded = load_causal_lm(cfg.model)
+    qs = load_mc(cfg, support_only=False)
+    everything = score_multiple_choice(loaded.model, loaded.tokenizer, formatted(qs, "mc"),
+                                       batch_tokens=cfg.batch_tokens).records
+    preds = set()
+    for k in cfg.conditions:
+        alone = score_multiple_choice(
+            loaded.model, loaded.tokenizer,
+            formatted([qa_tasks.subsample_options(q, k, cfg.seed) for q in qs], "mc"),
+            batch_tokens=cfg.batch_tokens).records
+        derived = [subset_record(r, qa_tasks.kept_options(q, k, cfg.seed))
+                   for q, r in zip(qs, everything, strict=True)]
+        for a, d in zip(alone, derived, strict=True):
+            assert (a.pred, a.pred_norm, a.label) == (d.pred, d.pred_norm, d.label)
+            assert a.n_chars == d.n_chars and a.n_tokens == d.n_tokens
+            assert np.allclose(a.logliks, d.logliks, rtol=0, atol=1e-4)
+            preds.add(a.pred)
+        for name, attr in (("acc", "correct"), ("acc_norm", "correct_norm")):
+            assert per_q[f"{name}|k={k}"] == [float(getattr(a, attr)) for a in alone]
+            assert record["final"]["last"][f"{name}|k={k}"] == pytest.approx(
+                np.mean([float(getattr(a, attr)) for a in alone]), abs=1e-12)
+        assert per_q[f"n_options|k={k}"] == [k] * len(qs)
+    assert len(preds) > 1  # the tiny model does not pick one position everywhere
+
+
 def _zero_shot_table(curves: dict[tuple[str, str], list[float]], seeds=(0,)) -> pd.DataFrame:
     """Tidy rows of a context_length sweep: dense accuracy 0.8 per condition, pruned runs at
     30/50/70 % with the given normalized scores per (method, condition)."""

@@ -232,7 +232,7 @@ def test_claim_a_verdict_rule(tmp_path, dense, accs, verdict):
 def test_dense_model_at_chance_is_not_testable_with_the_reason(tmp_path):
     runs = Runs(tmp_path)
     runs.ft_curve("true_gem", SEEDS, 0.50, "sparse", {0.5: 0.5, 0.7: 0.5, 0.9: 0.5})
-    table, audit = cl._evaluate(runs.table())
+    table, audit = cl.evaluate_with_audit(runs.table())
     a = _row(table, "true_gem", cl.CLAIM_A)
     assert a["verdict"] == cl.NOT_TESTABLE
     assert "not clearly above chance" in a["detail"]
@@ -250,11 +250,20 @@ def test_exclusions_leaving_one_seed_make_the_test_not_testable(tmp_path):
     assert "seed 2, sst2-embedded" in a["detail"] and "<= 4 SE" in a["detail"]  # the numbers
 
 
-def test_one_seed_covers_test_set_noise_only(tmp_path):
+def test_one_seed_is_estimated_but_gets_no_verdict(tmp_path):
+    """A clear drop on one seed: the estimate and its test-set-only CI are reported, the
+    verdict is "not testable" (one seed cannot speak for training randomness)."""
     runs = Runs(tmp_path)
     runs.ft_curve("true_gem", (1,), 0.85, "sparse", DROP)
-    a = _row(cl.evaluate_claims(runs.table()), "true_gem", cl.CLAIM_A)
-    assert "test-set noise only, 1 seed" in a["method"] and a["verdict"] == cl.SUPPORTED
+    table = cl.evaluate_claims(runs.table())
+    a = _row(table, "true_gem", cl.CLAIM_A)
+    assert "test-set noise only, 1 seed" in a["method"] and a["verdict"] == cl.NOT_TESTABLE
+    assert a["ci_high"] < 0 and a["value"] < 0  # the CI alone would say "supported"
+    assert "1 seed, fewer than the 2" in a["detail"] and "test-set noise" in a["detail"]
+    assert table[~table["primary"]]["p_holm"].isna().all()  # not in the Holm family
+    runs.ft_curve("true_gem", (2,), 0.84, "sparse", DROP)
+    assert _row(cl.evaluate_claims(runs.table()), "true_gem", cl.CLAIM_A)["verdict"] in (
+        cl.SUPPORTED, cl.INCONCLUSIVE)
 
 
 def test_claim_c_window_and_equivalence_rows(tmp_path):
@@ -308,7 +317,7 @@ def test_human_gap_pairs_are_block_stratified_and_gaps_reported(tmp_path):
     runs.ft_curve("human_gap", SEEDS, 0.85, "sparse", {0.5: 0.82, 0.7: 0.78})
     runs.ft_curve("human_gap", SEEDS, 0.45, "sparse", {0.5: 0.33, 0.7: 0.26},
                   task="csqa-embedded", n=366)
-    table, audit = cl._evaluate(runs.table())
+    table, audit = cl.evaluate_with_audit(runs.table())
     b = _row(table, "human_gap", cl.CLAIM_B)
     assert b["scope"] == "sst2 (easy) vs csqa (hard) / unstructured"
     assert b["verdict"] == cl.SUPPORTED
@@ -323,7 +332,7 @@ def test_human_gap_label_disagreement_is_said_never_swapped(tmp_path):
     # dense SST-2 far from its human score, CSQA close to its own: the gaps disagree
     runs.ft_curve("human_gap", SEEDS, 0.60, "sparse", {0.5: 0.59})
     runs.ft_curve("human_gap", SEEDS, 0.88, "sparse", {0.5: 0.80}, task="csqa-embedded")
-    table, audit = cl._evaluate(runs.table())
+    table, audit = cl.evaluate_with_audit(runs.table())
     b = _row(table, "human_gap", cl.CLAIM_B)
     assert b["scope"].startswith("sst2 (easy) vs csqa (hard)")
     assert "DISAGREES" in b["detail"] and len(audit.notes) == 1
@@ -397,7 +406,7 @@ def test_factoid_vs_mc_blocks_and_a_factoid_model_at_chance(tmp_path):
             mc_task="arc_easy", accs={"acc|mc": 0.5, "exact_match|factoid": 0.01},
             n_options=opts)
     df = runs.table()
-    table, audit = cl._evaluate(df)
+    table, audit = cl.evaluate_with_audit(df)
     b = _row(table, "factoid_vs_mc", cl.CLAIM_B)
     assert b["verdict"] == cl.NOT_TESTABLE and "not clearly above chance" in b["detail"]
     assert any("factoid" in e for e in audit.exclusions)
@@ -549,7 +558,7 @@ def test_a_curve_at_chance_is_left_out_of_its_seed_only(tmp_path):
                                                                  0.9: 0.6}, frac=0.25)
     runs.ft_curve("data_adequacy", SEEDS[:1], 0.50, "sparse", {0.5: 0.5, 0.7: 0.5, 0.9: 0.5},
                   frac=0.25)
-    table, audit = cl._evaluate(runs.table())
+    table, audit = cl.evaluate_with_audit(runs.table())
     a = _row(table, "data_adequacy", cl.CLAIM_A)
     assert a["n_seeds"] == 5 and "seed 1 without 25%" in a["detail"]
     b = _row(table, "data_adequacy", cl.CLAIM_B)

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from junk_dna.cli import main
-from junk_dna.runs.layout import RUNNER_NAME
+from junk_dna.runs.layout import RUNNER_NAME, run_folders
 from junk_dna.runs.local import run_sweep
 from junk_dna.runs.presets import expand_preset, load_preset
 from tests.runs.helpers import FIXTURES
@@ -187,7 +187,7 @@ def test_several_experiments_share_their_workers_and_are_all_validated_first(
         ("sleepy", 2, []), ("sleepy_other", 2, [])]
     pids, kernels = set(), []
     for exp in ("sleepy", "sleepy_other"):
-        for folder in sorted(p for p in (tmp_path / "runs" / exp).iterdir() if p.is_dir()):
+        for folder in run_folders(tmp_path / "runs" / exp):
             pids.add(json.loads((folder / "record.json").read_text())["resolved"]["pid"])
             kernels.append(json.loads((folder / RUNNER_NAME).read_text())["kernel"])
     assert len(pids) == 1 and sorted(kernels) == ["new", "reused", "reused", "reused"]

@@ -6,6 +6,7 @@ Executions use the ``sleepy`` plugin experiment (``tests/fixtures/sleepy_experim
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -20,8 +21,8 @@ import pytest
 
 from junk_dna.cli import main
 from junk_dna.runs.errors import PresetError, SweepError, SweepLockedError
-from junk_dna.runs.layout import run_state, sweep_lock
-from junk_dna.runs.local import run_sweep
+from junk_dna.runs.layout import run_folders, run_state, sweep_lock
+from junk_dna.runs.local import auto_layout, run_sweep
 from junk_dna.runs.notebook import available_cpus
 from junk_dna.runs.presets import (
     expand_preset,
@@ -198,11 +199,11 @@ def test_killed_sweep_resumes_to_exactly_one_record_per_run(tmp_path: Path) -> N
         proc.stderr.close()
     at_kill = len(list(root.glob("*/record.json")))
     assert 1 <= at_kill < n
-    assert len([d for d in root.iterdir() if d.is_dir()]) > at_kill  # runs killed mid-way
+    assert len(run_folders(root)) > at_kill  # runs killed mid-way
 
     result = run_sweep("sleepy", path, runs_dir=runs, progress=False)
     assert result.failed == [] and result.skipped >= at_kill and result.done == n
-    folders = sorted(d for d in root.iterdir() if d.is_dir())
+    folders = run_folders(root)
     assert len(folders) == n == result.total
     for folder in folders:
         assert [p.name for p in folder.glob("record*")] == ["record.json"]
@@ -210,3 +211,27 @@ def test_killed_sweep_resumes_to_exactly_one_record_per_run(tmp_path: Path) -> N
         assert rec["status"] == "ok" and rec["run_id"] == folder.name
         assert not (folder / "error.txt").exists()
     assert sorted(rec["params"]["x"] for rec in records(root).values()) == list(range(n))
+
+
+@pytest.mark.parametrize("cpus, runs, layout", [
+    (2, 10, (2, 1)), (16, 40, (16, 1)),  # one 1-thread run per CPU
+    (16, 3, (3, 5)), (4, 1, (1, 4)),  # fewer runs left than CPUs: they share the CPUs
+    (1, 5, (1, 1)), (2, 0, (1, 2)),
+])
+def test_jobs_auto_layout(cpus: int, runs: int, layout: tuple[int, int]) -> None:
+    assert auto_layout(cpus, runs) == layout
+
+
+def test_jobs_auto_is_accepted_and_other_words_are_not(tmp_path: Path) -> None:
+    from junk_dna.cli import build_parser
+
+    argv = ["sweep", "sleepy", "--preset", "p", "--jobs"]
+    assert build_parser().parse_args([*argv, "auto"]).jobs == "auto"
+    assert build_parser().parse_args([*argv, "3"]).jobs == 3
+    path = write_preset(tmp_path, GRID)
+    out = io.StringIO()
+    result = run_sweep("sleepy", path, runs_dir=tmp_path / "runs", jobs="auto", dry_run=True,
+                       out=out)
+    assert result.total == len(expand_preset("sleepy", load_preset("sleepy", path))) > 1
+    with pytest.raises(SweepError, match="jobs 'many' must be an integer >= 1 or 'auto'"):
+        run_sweep("sleepy", path, runs_dir=tmp_path / "runs", jobs="many", dry_run=True)

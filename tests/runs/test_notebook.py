@@ -1,4 +1,4 @@
-"""The per-run worker (``python -m junk_dna.runs.notebook --worker``)."""
+"""The per-run worker (``python -m junk_dna.runs.worker run``) and the workers' entry."""
 
 from __future__ import annotations
 
@@ -43,16 +43,21 @@ def test_worker_retries_once_when_the_kernel_fails_to_start(
     assert json.loads((tmp_path / "record.json").read_text())["params"]["x"] == 7
 
 
-def test_a_worker_started_after_its_sweep_died_exits_at_once() -> None:
+@pytest.mark.parametrize("kind", [["kernels"], ["run", "nb", "out", "params", "cwd", "err"]])
+def test_a_worker_started_after_its_sweep_died_exits_at_once(kind: list[str]) -> None:
     """The sweep's pid travels in the environment: a worker whose sweep was killed while
-    it was starting (so its parent already changed when it looks) exits too."""
-    from junk_dna.runs.notebook import PARENT_ENV
+    it was starting (so its parent already changed when it looks) exits at once, before it
+    imports papermill (its watch is the first thing it starts)."""
+    from junk_dna.runs.watchdog import EXIT_ORPHAN, PARENT_ENV
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    code = ("import time; from junk_dna.runs.notebook import watch_parent; "
-            "watch_parent(0.1); time.sleep(30)")
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, PARENT_ENV: gone},
-                          timeout=25)
-    assert proc.returncode == 3 and time.monotonic() - start < 20
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "junk_dna.runs.worker",
+                           *kind], env={**os.environ, PARENT_ENV: gone}, timeout=25,
+                          capture_output=True, text=True)
+    assert proc.returncode == EXIT_ORPHAN and time.monotonic() - start < 20
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()}
+    assert "junk_dna.runs.watchdog" in imported
+    assert not {"papermill", "jupyter_client", "junk_dna.runs.kernels",
+                "junk_dna.runs.notebook"} & imported

@@ -20,7 +20,7 @@ import pytest
 from junk_dna.cli import main
 from junk_dna.results.records import write_record
 from junk_dna.runs.errors import PresetError, SweepError
-from junk_dna.runs.notebook import Launcher
+from junk_dna.runs.notebook import Launcher, available_cpus
 from junk_dna.runs.presets import expand_preset, load_preset
 from junk_dna.runs.resources import (
     SlurmResources,
@@ -28,7 +28,16 @@ from junk_dna.runs.resources import (
     parse_overrides,
     resolve_resources,
 )
-from junk_dna.runs.slurm import CLUSTER_ENV, RunTask, plan_submission, submit_sweep
+from junk_dna.runs.slurm import (
+    CLUSTER_ENV,
+    ENDED_WORDS,
+    RunTask,
+    final_jobs,
+    job_states,
+    plan_submission,
+    submit_sweep,
+    task_threads,
+)
 from tests.runs.helpers import FIXTURES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,7 +130,8 @@ def test_bad_preset_resources_name_the_value(block: object, expected: list[str])
     (["--gpus", "-1"], ["--gpus '-1'", ">= 0"]),
     (["--gpus", "two"], ["--gpus 'two'", "integer"]),
     (["--time", "4h"], ["--time '4h'", "whole minutes"]),
-    (["--time", "0"], ["--time '0'", ">= 1"]),
+    (["--time", "0"], ["--time '0'", ">= 3"]),
+    (["--time", "2"], ["--time '2'", ">= 3", "90 s before its time limit"]),
     (["--cpus-per-task", "0"], ["--cpus-per-task '0'", ">= 1"]),
     (["--mem-gb", "lots"], ["--mem-gb 'lots'", "number of GB > 0"]),
     (["--mem-gb", "nan"], ["--mem-gb 'nan'", "number of GB > 0"]),
@@ -219,14 +229,35 @@ def test_paper_dry_run_prints_the_array_and_resources_without_submitting(
     assert main(argv(path, tmp_path / "runs", "--dry-run")) == 0
     out = capsys.readouterr().out
     assert "job array 1/2: 2 tasks (--array=0-1%2)" in out
-    assert "job array 2/2: 1 tasks (--array=0-0%1)" in out
+    assert "job array 2/2: 1 task (submitted as a plain job, not an array)" in out
     assert "3 runs: 0 done, 0 in flight, 3 to submit in 2 job array(s)" in out
 
 
-def test_in_flight_runs_are_not_submitted_twice(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, out: str = "",
+                 rc: int = 0, err: str = "") -> Path:
+    """A fake SLURM client command first on PATH: prints ``out`` (and ``err`` on stderr),
+    exits ``rc``, appends its arguments to the returned file."""
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / f"{name}-calls"
+    (bin_dir / name).write_text(f"#!/bin/sh\necho \"$@\" >> '{calls}'\ncat <<'EOF'\n{out}EOF\n"
+                                f"echo '{err}' >&2\nexit {rc}\n")
+    (bin_dir / name).chmod(0o755)
+    if not os.environ["PATH"].startswith(str(bin_dir)):
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return calls
+
+
+NO_CONTROLLER = "squeue: error: Unable to contact slurm controller (connect failure)"
+NO_ACCOUNTING = "Slurm accounting storage is disabled"
+
+
+@pytest.mark.filterwarnings("ignore:unreadable submission record")
+def test_in_flight_runs_are_not_submitted_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     path = write_preset(tmp_path, "axes: {x: [0, 1, 2, 3]}\n")
     runs = expand_preset("sleepy", load_preset("sleepy", path))
+    ids = [r.run_id for r in runs]
     root = tmp_path / "runs" / "sleepy"
     (root / ".slurm" / "ended").mkdir(parents=True)
     (root / ".slurm" / "20240101-000000-000000.json").write_text(json.dumps({
@@ -235,26 +266,84 @@ def test_in_flight_runs_are_not_submitted_twice(tmp_path: Path,
     (root / ".slurm" / "ended" / f"{runs[2].run_id}.json").write_text(
         json.dumps({"submission": "t1", "status": "failed"}))
     (root / ".slurm" / "20230101-000000-000000.json").write_text("{corrupt")
-    # without sacct, a job that left no ended marker counts as queued or running
-    with pytest.warns(UserWarning, match="unreadable submission record"):
-        plan = plan_submission(runs, root)
-    assert plan.in_flight == {runs[0].run_id: "77_0", runs[1].run_id: "77_1"}
-    assert [r.run_id for r in plan.todo] == [runs[2].run_id, runs[3].run_id]
-    # sacct says 77_0 completed (without a record: it is submitted again), 77_1 runs
-    bin_dir = tmp_path / "sacct-bin"
-    bin_dir.mkdir()
-    (bin_dir / "sacct").write_text("#!/bin/sh\ncat <<'EOF'\n77_0|COMPLETED\n77_1|RUNNING\n"
-                                   "77_[3-5%2]|PENDING\nEOF\n")
-    (bin_dir / "sacct").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    with pytest.warns(UserWarning):
-        plan = plan_submission(runs, root)
-    assert plan.in_flight == {runs[1].run_id: "77_1"}
-    assert [r.run_id for r in plan.todo] == [runs[0].run_id, runs[2].run_id, runs[3].run_id]
-    with pytest.warns(UserWarning):
-        assert len(plan_submission(runs, root, resubmit=False).todo) == 3
-    assert [r.run_id for r in plan_submission(runs, root, resubmit=True).todo] == [
-        r.run_id for r in runs]
+
+    def plan(**kwargs: object):
+        with pytest.warns(UserWarning, match="unreadable submission record"):
+            return plan_submission(runs, root, **kwargs)
+
+    # neither squeue nor sacct answers: the jobs without an ended marker stay in flight,
+    # their state unknown (never "queued or running")
+    squeue = fake_command(tmp_path, monkeypatch, "squeue", rc=1, err=NO_CONTROLLER)
+    fake_command(tmp_path, monkeypatch, "sacct", rc=1, err=NO_ACCOUNTING)
+    p = plan()
+    assert p.in_flight == {ids[0]: "77_0", ids[1]: "77_1"}
+    assert [r.run_id for r in p.todo] == [ids[2], ids[3]]
+    assert p.states == {"77_0": "UNKNOWN", "77_1": "UNKNOWN"}
+    assert "Unable to contact slurm controller" in p.unknown and NO_ACCOUNTING in p.unknown
+    assert "-r -t all -o %i|%T -j 77" in squeue.read_text()
+    assert main(argv(path, tmp_path / "runs", "--dry-run")) == 0
+    out = capsys.readouterr().out
+    assert f"in flight  {ids[0]}  (job 77_0, state unknown: squeue exited 1" in out
+    assert "queued or running" not in out
+
+    # without accounting: a job squeue no longer lists has ended (cancelled, killed, ...)
+    fake_command(tmp_path, monkeypatch, "squeue", "77_1|RUNNING\n")
+    p = plan()
+    assert p.in_flight == {ids[1]: "77_1"} and p.unknown is None
+    assert [r.run_id for r in p.todo] == [ids[0], ids[2], ids[3]]
+    assert p.states == {"77_0": "ENDED", "77_1": "RUNNING"} and p.previous == {ids[0]: "77_0"}
+    assert main(argv(path, tmp_path / "runs", "--dry-run")) == 0
+    out = capsys.readouterr().out
+    assert f"] {ids[0]}  (again: job 77_0 {ENDED_WORDS})" in out
+    assert f"in flight  {ids[1]}  (job 77_1 RUNNING; --resubmit to submit again)" in out
+    assert "4 runs: 0 done, 1 in flight, 3 to submit" in out
+
+    # recently ended jobs are listed with their final state; a preempted job that squeue
+    # still lists may be requeued by SLURM: in flight
+    fake_command(tmp_path, monkeypatch, "squeue", "77_0|CANCELLED\n77_1|PREEMPTED\n")
+    p = plan()
+    assert p.in_flight == {ids[1]: "77_1"} and p.previous == {ids[0]: "77_0"}
+    assert p.states == {"77_0": "CANCELLED", "77_1": "PREEMPTED"}
+
+    # squeue fails, sacct answers: only its final states count (PREEMPTED does not)
+    fake_command(tmp_path, monkeypatch, "squeue", rc=1, err=NO_CONTROLLER)
+    fake_command(tmp_path, monkeypatch, "sacct", "77_0|COMPLETED\n77_1|PREEMPTED\n"
+                                                 "77_[3-5%2]|PENDING\n")
+    p = plan()
+    assert p.in_flight == {ids[1]: "77_1"} and p.previous == {ids[0]: "77_0"}
+    assert p.unknown is None
+
+    # squeue knows none of them any more; sacct says how they ended (PREEMPTED: not requeued)
+    fake_command(tmp_path, monkeypatch, "squeue", rc=1,
+                 err="slurm_load_jobs error: Invalid job id specified")
+    fake_command(tmp_path, monkeypatch, "sacct", "77_0|CANCELLED by 0\n77_1|PREEMPTED\n")
+    p = plan()
+    assert p.in_flight == {} and p.states == {"77_0": "CANCELLED", "77_1": "PREEMPTED"}
+    assert [r.run_id for r in p.todo] == ids
+    assert [r.run_id for r in plan_submission(runs, root, resubmit=True).todo] == ids
+
+
+def test_job_states_and_final_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_command(tmp_path, monkeypatch, "squeue", "5_0|PENDING\n5_1|COMPLETING\n6|FAILED\n")
+    fake_command(tmp_path, monkeypatch, "sacct", rc=1, err=NO_ACCOUNTING)
+    states = job_states(["5_0", "5_1", "5_2", "6"])
+    assert states.states == {"5_0": "PENDING", "5_1": "COMPLETING", "5_2": "ENDED", "6": "FAILED"}
+    assert states.gone == {"5_2"} and states.unknown is None
+    assert final_jobs(["5_0", "5_1", "5_2", "6"]) == {"5_2", "6"}
+    assert final_jobs([]) == set()
+    fake_command(tmp_path, monkeypatch, "squeue", rc=1, err=NO_CONTROLLER)
+    assert final_jobs(["5_0"]) is None
+
+
+def test_threads_follow_the_allocation(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpus = available_cpus()
+    assert task_threads({}) == cpus
+    assert task_threads({"SLURM_CPUS_PER_TASK": "1", "SLURM_CPUS_ON_NODE": "2"}) == 1
+    assert task_threads({"SLURM_CPUS_ON_NODE": "1"}) == 1
+    assert task_threads({"SLURM_CPUS_PER_TASK": "x", "SLURM_CPUS_ON_NODE": "1"}) == 1
+    assert task_threads({"SLURM_CPUS_PER_TASK": str(cpus + 8)}) == cpus
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert task_threads() == 1
 
 
 # --------------------------------------------------------------------------- the array task
@@ -316,11 +405,14 @@ def test_timed_out_task_requeues_then_gives_up_with_an_error(tmp_path: Path) -> 
     run = run_of(tmp_path, "base: {sleep: 60}\naxes: {x: [8]}\n")
     root = tmp_path / "runs" / "sleepy"
     executor = submitit.LocalExecutor(tmp_path / "logs" / "%j", max_num_timeout=1)
-    executor.update_parameters(timeout_min=4 / 60, signal_delay_s=2)
+    # the task has signal_delay_s (+1 s) between submitit's timeout signal and its kill to
+    # stop its worker (grace 5 s) and write error.txt and its end marker: 2 s was too short
+    # on a loaded machine (the marker was missing)
+    executor.update_parameters(timeout_min=8 / 60, signal_delay_s=5)
     job = executor.submit(RunTask(root, NOTEBOOK, "tok"), run)
     start = time.monotonic()
     job.wait()
-    assert time.monotonic() - start < 40
+    assert time.monotonic() - start < 55  # two timeouts of 8 s, not the run's 60 s sleep
     log = (job.stdout() or "") + (job.stderr() or "")
     assert log.count("Calling checkpoint method") == 2, log
     assert "Requeued job" in log and "timed-out too many times" in log, log
@@ -410,7 +502,8 @@ def test_wait_reports_failures_through_the_debug_executor(tmp_path: Path) -> Non
 
 
 def fake_slurm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fake ``sbatch`` (keeps each batch script, answers job 4242) and ``srun``."""
+    """A fake ``sbatch`` (keeps each batch script, answers job 4242), ``srun`` and
+    ``squeue`` (jobs 4242, 4242_0 and 4242_1 pending)."""
     bin_dir = tmp_path / "slurm-bin"
     scripts = tmp_path / "scripts"
     bin_dir.mkdir()
@@ -419,7 +512,9 @@ def fake_slurm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                                     f"cp \"$1\" '{scripts}'/$n.sh\n"
                                     "echo 'Submitted batch job 4242'\n")
     (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
-    for name in ("sbatch", "srun"):
+    (bin_dir / "squeue").write_text("#!/bin/sh\nprintf '4242_0|PENDING\\n4242_1|PENDING\\n"
+                                    "4242|PENDING\\n'\n")
+    for name in ("sbatch", "srun", "squeue"):
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv(CLUSTER_ENV, "slurm")
@@ -445,12 +540,13 @@ def test_slurm_path_submits_arrays_through_sbatch(tmp_path: Path, monkeypatch: p
     assert main(argv(path, runs, "--gpus", "1")) == 2
     err = capsys.readouterr().err
     assert "submitting a job array of 2 runs failed" in err and "Traceback" not in err
-    assert not list((root / ".slurm").glob("*.json"))
+    assert not (root / ".slurm").exists()  # no pickles or submission script left behind
 
     scripts = fake_slurm(tmp_path, monkeypatch)
     assert main(argv(path, runs, "--gpus", "1", "--slurm-extra", "account=proj")) == 0
     err = capsys.readouterr().err
-    assert "0 in flight, 3 submitted as job array(s) 4242 (2 tasks), 4242 (1 tasks)" in err
+    assert ("0 in flight, 3 submitted as job array(s) 4242 (2 tasks), 4242 (1 task, a plain "
+            "job)") in err
     assert "squeue -j 4242 " in err
     array, single = (scripts / "0.sh").read_text(), (scripts / "1.sh").read_text()
     for line in ("#SBATCH --array=0-1%2", "#SBATCH --partition=cpu", "#SBATCH --time=30",
@@ -467,9 +563,10 @@ def test_slurm_path_submits_arrays_through_sbatch(tmp_path: Path, monkeypatch: p
     with sweep_lock(root):  # the lock was held only while submitting
         pass
 
-    # resume while the jobs are queued (sacct unknown here): nothing submitted twice
+    # resume while the jobs are queued: nothing submitted twice
     assert main(argv(path, runs)) == 0
-    assert "0 already done, 3 in flight, nothing to submit" in capsys.readouterr().err
+    assert "0 already done, 3 in flight (3 PENDING), nothing to submit" in \
+        capsys.readouterr().err
     assert main(argv(path, runs, "--resubmit")) == 0
     assert "3 submitted" in capsys.readouterr().err
     assert len(list(scripts.iterdir())) == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from junk_dna.training.finetune import TrainConfig, fine_tune, parameter_groups
@@ -119,3 +120,76 @@ def test_predictions_are_per_example_in_the_split_order_and_match_the_metric(tmp
     assert out["label"] == list(data.evals["test"]["label"])  # the split's order, not sorted
     correct = [p == y for p, y in zip(out["prediction"], out["label"], strict=True)]
     assert sum(correct) / len(correct) == result.last["accuracy"]
+
+
+def _tiny_run(tok, data, cfg: TrainConfig, **kwargs):
+    torch.manual_seed(0)
+    model = make_tiny_bert()
+    return model, fine_tune(model, tok, data, cfg, **kwargs)
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    for (n, x), (_, y) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+        assert torch.equal(x, y), n
+
+
+def test_compact_embedding_is_exact(tmp_path):
+    """Training only the embedding rows the training split reaches gives the same weights,
+    bit for bit, and the same metrics and losses as training the whole table."""
+    from junk_dna.training.compact import compact_reason
+
+    tok, data = make_tokenizer(tmp_path / "tok"), make_sentiment_data()
+    cfg = TrainConfig(epochs=2, batch_size=16, learning_rate=5e-3, seed=3)
+    assert compact_reason(make_tiny_bert(), cfg.weight_decay) is None  # the path is taken
+    compact_model, compact = _tiny_run(tok, data, cfg)
+    plain_model, plain = _tiny_run(tok, data, cfg, compact_embedding=False)
+    _same_weights(compact_model, plain_model)
+    assert compact.epochs == plain.epochs and compact.predictions == plain.predictions
+    # the full table is back in the model, and some of its rows were never trained
+    embedding = compact_model.get_input_embeddings()
+    assert embedding.num_embeddings == make_tiny_bert().config.vocab_size
+    assert torch.equal(embedding.weight[tok.convert_tokens_to_ids("[MASK]")],
+                       make_tiny_bert().get_input_embeddings().weight[
+                           tok.convert_tokens_to_ids("[MASK]")])
+
+
+def test_compact_embedding_is_refused_where_it_would_not_be_exact():
+    from junk_dna.training.compact import compact_reason
+
+    model = make_tiny_bert()
+    assert "weight decay" in compact_reason(model, 0.01)
+    weight = model.get_input_embeddings().weight
+    assert "projects" in compact_reason(model, 0.0, [weight])
+    weight.requires_grad_(False)
+    assert "not trained" in compact_reason(model, 0.0)
+
+
+def test_eval_last_keeps_the_weights_and_the_last_metrics(tmp_path):
+    """Skipping the early evaluations changes no weight and no kept metric (each evaluation
+    runs in its own RNG fork); the train loss still covers its schedule window."""
+    tok, data = make_tokenizer(tmp_path / "tok"), make_sentiment_data()
+    cfg = TrainConfig(epochs=3, batch_size=16, learning_rate=5e-3, seed=3)
+    every_model, every = _tiny_run(tok, data, cfg)
+    last_model, last = _tiny_run(tok, data, TrainConfig(**{**cfg.__dict__, "eval_last": 1}))
+    _same_weights(every_model, last_model)
+    assert len(every.epochs) == 3 and last.epochs == every.epochs[-1:]
+    assert last.last == every.last and last.best == every.last and last.best_epoch == 3
+    assert last.predictions == every.predictions
+
+
+def test_bf16_training_runs_and_learns(tmp_path):
+    """bfloat16 autocast (not exact): trains to the same quality; weights stay float32."""
+    tok, data = make_tokenizer(tmp_path / "tok"), make_sentiment_data()
+    model, result = _tiny_run(tok, data, TrainConfig(**{**CFG.__dict__,
+                                                        "mixed_precision": "bf16"}))
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert max(e["metrics"]["accuracy"] for e in result.epochs) >= 0.9, result.epochs
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"mixed_precision": "fp32"}, r"mixed_precision 'fp32'; allowed: \['no', 'bf16', 'fp16'\]"),
+    ({"eval_last": 0}, "eval_last 0 must be an integer >= 1"),
+])
+def test_train_config_rejects_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
