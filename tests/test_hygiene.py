@@ -18,8 +18,8 @@ TEXT_PLACES = ("junk_dna", "notebooks", "docs", "tools", "benchmarks", "README.m
                "pyproject.toml", "environment.yml")
 TEXT_SUFFIXES = {".py", ".md", ".ipynb", ".yaml", ".yml", ".toml", ".sh", ""}
 #: A path outside the repository: the workplace's shared folder, or an absolute path into a
-#: home, a scratch or a work folder.
-OUTSIDE = re.compile(r"shared/reference|\.\./shared|(?<![\w.])/(?:work|home|root|tmp|mnt)/")
+#: home or a work folder (a scratch folder a tool creates under /tmp is not a reference).
+OUTSIDE = re.compile(r"shared/reference|\.\./shared|(?<![\w.])/(?:work|home|root|mnt)/")
 
 
 def committed_notebooks() -> list[Path]:
