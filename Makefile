@@ -14,7 +14,7 @@ RUNS_DIR ?= papermill_runs
 FIGURES_DIR ?= figures
 STAMP := $(VENV)/.junk-dna-setup
 
-.PHONY: setup reproduce sweep figures test test-slurm slurm-up slurm-down smoke lint bench clean-runs
+.PHONY: setup lab reproduce sweep figures test test-slurm slurm-up slurm-down smoke lint bench clean-runs
 
 setup: $(STAMP)
 
@@ -23,7 +23,16 @@ $(STAMP): pyproject.toml Makefile tools/install-torch.sh
 	tools/install-torch.sh $(BIN)/python $(TORCH_VERSION) $(TORCH_CPU_INDEX)
 	$(BIN)/pip install -q -e ".[dev]"
 	$(BIN)/pip install -q --no-deps $(EMBEDDED)
+	$(BIN)/python -m ipykernel install --sys-prefix --name junk-dna --display-name "Python (junk-dna)"
 	@touch $(STAMP)
+
+# JupyterLab on the repository, opened on notebooks/, with the `junk-dna` kernel (this
+# environment's python). LAB_ARGS: e.g. --no-browser --port 8890 --ip 0.0.0.0 on a server.
+LAB_ARGS ?=
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+	  --MappingKernelManager.default_kernel_name=junk-dna \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # The main job: every experiment at a small scale on the embedded default, then all figures.
 # One command for all experiments: every preset is validated before the first run, and the

@@ -41,7 +41,7 @@ _GLUE = ("Nangia & Bowman (2019), 'Human vs. Muppet: A Conservative Estimate of 
          "'GLUE Human Baselines' row of the GLUE leaderboard)")
 _SUPERGLUE = ("Wang et al. (2019), 'SuperGLUE: A Stickier Benchmark for General-Purpose "
               "Language Understanding Systems', NeurIPS 2019, Table 2 (human baseline, test)")
-_PAPER_LIST = "listed in PROTOCOL.md (the paper's setting 4)"
+_PAPER_LIST = "listed in docs/PROTOCOL.md (the paper's setting 4)"
 _GLUE_CHECK = (f"{_PAPER_LIST}; the paper's 87.1 GLUE average (its abstract) is consistent "
                "with the per-task values")
 

@@ -1,7 +1,7 @@
 """One-shot pruning of a causal LM: magnitude, Wanda and SparseGPT, unstructured or N:M.
 
 This is the LLM side of the paper (the original code pruned Vicuna-7B with these three methods
-before its open/closed-book TriviaQA evaluation; ``/work/shared/reference/PROTOCOL.md``).
+before its open/closed-book TriviaQA evaluation; ``docs/PROTOCOL.md``).
 
 Scope
 -----

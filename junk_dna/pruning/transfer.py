@@ -1,7 +1,7 @@
 """Transfer modes: what happens to the pruned (masked) pre-trained weights during fine-tuning.
 
-The four modes of the paper's "true gem" experiment (PROTOCOL.md), for one fixed one-shot mask
-(``True`` = kept, ``False`` = pruned):
+The four modes of the paper's "true gem" experiment (``docs/PROTOCOL.md``), for one fixed
+one-shot mask (``True`` = kept, ``False`` = pruned):
 
 ================== ===================================== ======================================
 mode               masked weights during fine-tuning     invariant after the LAST step

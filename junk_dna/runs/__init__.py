@@ -37,10 +37,10 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "ParentWatch", "children", "kill_process_tree", "wait_gone", "kill_children"
     ],
     "notebook": [
-        "KERNEL_NAME", "STAGGER_S", "KERNEL_START_TIMEOUT_S", "default_notebooks_dir",
-        "find_notebook", "find_notebook_or_reason", "available_cpus", "Launcher",
-        "execute_notebook", "execute_run", "native_kernel_manager_class", "report_failure",
-        "worker_main"
+        "KERNEL_NAME", "KERNEL_DISPLAY_NAME", "STAGGER_S", "KERNEL_START_TIMEOUT_S",
+        "default_notebooks_dir", "find_notebook", "find_notebook_or_reason", "available_cpus",
+        "Launcher", "execute_notebook", "execute_run", "kernel_spec",
+        "native_kernel_manager_class", "report_failure", "worker_main"
     ],
     "kernels": [
         "ENGINE_NAME", "RESET_TIMEOUT_S", "WorkerDied", "KernelWorker", "KernelPool", "serve",

@@ -47,7 +47,9 @@ if TYPE_CHECKING:
     from junk_dna.experiments import Experiment
     from junk_dna.runs.presets import Run
 
-KERNEL_NAME = "python3"
+KERNEL_NAME = "junk-dna"
+"""The kernel every notebook names in its metadata and every sweep runs on."""
+KERNEL_DISPLAY_NAME = "Python (junk-dna)"
 STAGGER_S = 1.0  # seconds between two subprocess starts (parallel kernels collide on ports)
 KERNEL_START_TIMEOUT_S = 120
 
@@ -210,8 +212,9 @@ def execute_notebook(
     Writes ``workdir/params.json`` (the injected parameters), ``workdir/log.txt`` (the
     runner's and the cells' output) and, on failure, ``workdir/error.txt`` (the exception and
     the failing cell's traceback; written atomically). The executed notebook is saved to
-    ``output`` even when a cell fails. The kernel is this interpreter's own ipykernel
-    (``python3`` native spec, never another environment's), its working folder ``workdir``,
+    ``output`` even when a cell fails. The kernel is ``junk-dna`` as this interpreter defines
+    it (:func:`native_kernel_manager_class`, never another environment's), its working folder
+    ``workdir``,
     and ``JUNK_DNA_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` are set to ``threads``
     (default: every available CPU). With a ``launcher`` that reuses kernels the notebook runs
     in the calling thread's persistent worker (:mod:`junk_dna.runs.kernels`); ``info`` then gets
@@ -324,20 +327,52 @@ def execute_run(run: Run, root: Path, notebook: Path, threads: int, launcher: La
 # worker (runs in the subprocess)
 
 
-def native_kernel_manager_class() -> type:
-    """A kernel manager whose ``python3`` is ipykernel's native spec: ``sys.executable``.
+def kernel_spec() -> dict[str, Any]:
+    """The ``junk-dna`` kernelspec of this interpreter (``kernel.json``'s content).
 
-    Kernelspec folders (``~/.local/share/jupyter/kernels/python3``, other environments) are
-    ignored, so the kernel always runs the interpreter that runs the sweep.
+    It is what ``make setup`` installs into the environment (``python -m ipykernel install
+    --sys-prefix --name junk-dna --display-name "Python (junk-dna)"``): ipykernel's own spec,
+    ``argv = [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f",
+    "{connection_file}"]`` (the ``-X`` flag, as ipykernel's installer writes it on CPython,
+    only lets the debugger step into the standard library), under the name the notebooks'
+    metadata give.
     """
-    from jupyter_client.kernelspec import KernelSpecManager
+    import platform
+
+    from ipykernel.kernelspec import get_kernel_dict
+
+    python_arguments = (["-Xfrozen_modules=off"]
+                        if platform.python_implementation() == "CPython" else None)
+    return {**get_kernel_dict(python_arguments=python_arguments),
+            "display_name": KERNEL_DISPLAY_NAME}
+
+
+def native_kernel_manager_class() -> type:
+    """A kernel manager whose ``junk-dna`` kernel is :func:`kernel_spec`: this interpreter.
+
+    Kernelspec folders (``~/.local/share/jupyter/kernels``, other environments) are not read,
+    so the sweep's kernel always runs the interpreter that runs the sweep, with the same
+    ``argv`` as the ``junk-dna`` kernelspec that ``make setup`` installs for JupyterLab and the
+    ``papermill`` command (tested); no other kernel name is known to it.
+    """
+    from ipykernel.kernelspec import RESOURCES
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
+
+    class OwnKernelSpecManager(KernelSpecManager):
+        def find_kernel_specs(self) -> dict[str, str]:
+            return {KERNEL_NAME: RESOURCES}
+
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            if kernel_name != KERNEL_NAME:
+                raise NoSuchKernel(kernel_name)
+            return KernelSpec(resource_dir=RESOURCES, **kernel_spec())
 
     class NativeKernelManager(AsyncKernelManager):
         @default("kernel_spec_manager")
         def _kernel_spec_manager_default(self) -> KernelSpecManager:
-            return KernelSpecManager(kernel_dirs=[], ensure_native_kernel=True)
+            return OwnKernelSpecManager(kernel_dirs=[])
 
     return NativeKernelManager
 

@@ -120,18 +120,68 @@ def test_an_unknown_parameter_is_named_with_the_allowed_ones(cls: type, experime
 
 @pytest.mark.slow
 def test_papermill_with_an_unknown_parameter_fails_in_the_first_cell(tmp_path: Path) -> None:
-    from papermill.exceptions import PapermillExecutionError
-
-    from junk_dna.runs.notebook import KERNEL_NAME, native_kernel_manager_class
+    """The issue's example, on the command line: ``papermill true_gem.ipynb out.ipynb -p
+    sparsty 0.7`` runs on the notebook's own kernel (``junk-dna``) and fails in the cell right
+    after the parameters, naming the typo and the allowed names; nothing is trained."""
+    import nbformat
 
     output = tmp_path / "out.ipynb"
-    with pytest.raises(PapermillExecutionError) as err:
-        papermill.execute_notebook(
-            str(NOTEBOOKS / "true_gem.ipynb"), str(output),
-            parameters={"lerning_rate": 1e-3, "run_dir": str(tmp_path)},
-            kernel_name=KERNEL_NAME, kernel_manager_class=native_kernel_manager_class(),
-            progress_bar=False, cwd=str(tmp_path))
-    assert "unknown true_gem parameter(s) ['lerning_rate']" in err.value.evalue
-    assert "learning_rate" in err.value.evalue
-    assert "from_notebook" in err.value.source  # the cell right after the parameters
+    proc = subprocess.run([sys.executable, "-m", "papermill", str(NOTEBOOKS / "true_gem.ipynb"),
+                           str(output), "-p", "sparsty", "0.7", "-p", "run_dir", str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "Executing notebook with kernel: junk-dna" in proc.stderr
+    assert "unknown true_gem parameter(s) ['sparsty']; allowed: [" in proc.stderr
+    assert "'sparsity'" in proc.stderr.split("allowed:")[-1]
+    cells = [c for c in nbformat.read(output, as_version=4).cells if c.cell_type == "code"]
+    states = [c.metadata.papermill.status for c in cells]
+    failed = states.index("failed")
+    assert "injected-parameters" in cells[failed - 1].metadata.tags
+    assert "from_notebook(globals()" in cells[failed].source
+    assert set(states[failed + 1:]) == {"pending"}
     assert not (tmp_path / "record.json").exists()
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_papermill_parses_every_line_of_every_parameters_cell(path: Path) -> None:
+    """papermill's inspection finds every name the parameters cell assigns (a line it cannot
+    parse, e.g. a comment with ``=``, would be missing and its value never injected)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, path.name
+    assigned = [node.target.id if isinstance(node, ast.AnnAssign) else node.targets[0].id
+                for node in ast.parse(cells[0].source).body
+                if isinstance(node, (ast.Assign, ast.AnnAssign))]
+    assert list(papermill.inspect_notebook(str(path))) == assigned
+
+
+@pytest.mark.parametrize("name", WITH_CONFIG)
+def test_the_cell_after_the_parameters_checks_them(name: str) -> None:
+    """Before any work, the first code cell after the parameters builds the config from them
+    (``from_notebook``: unknown names rejected)."""
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOKS / get_experiment(name).notebook, as_version=4)
+    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    after = next(c for c in nb.cells[index + 1:] if c.cell_type == "code")
+    assert ".from_notebook(globals()" in after.source
+
+
+@pytest.mark.parametrize(("experiment", "block", "config"), [
+    ("true_gem", "{mode: [sparse]}", "true_gem"),
+    ("context_length", "{method: [magnitude]}", "zero-shot"),
+])
+def test_a_sweep_with_an_unknown_parameter_stops_before_any_run(
+        tmp_path: Path, experiment: str, block: str, config: str) -> None:
+    preset = tmp_path / "typo.yaml"
+    preset.write_text(f"description: a typo\nbase: {{sparsty: 0.7}}\nblocks:\n  - {block}\n")
+    runs = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-m", "junk_dna.cli", "sweep", experiment,
+                           "--preset", str(preset), "--runs-dir", str(runs), "--no-progress"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert f"unknown {config} parameter(s) ['sparsty']; allowed: [" in proc.stderr
+    assert "'sparsity'" in proc.stderr.split("allowed:")[-1]
+    assert not runs.exists()
