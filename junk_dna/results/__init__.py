@@ -7,8 +7,8 @@ from junk_dna.lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "records": [
-        "RECORD_NAME", "SCHEMA_VERSION", "REQUIRED_KEYS", "CorruptRecordError",
-        "atomic_write_text", "write_record", "read_record", "iter_records"
+        "RECORD_NAME", "SCHEMA_VERSION", "REQUIRED_KEYS", "CorruptRecordError", "process_umask",
+        "shared_mode", "atomic_write_text", "write_record", "read_record", "iter_records"
     ],
     "table": [
         "collect"

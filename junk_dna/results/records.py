@@ -49,16 +49,38 @@ class CorruptRecordError(ValueError):
     """A record file exists but is not a valid record (truncated, not JSON, keys missing)."""
 
 
+def process_umask() -> int:
+    """This process's file-mode creation mask (read from ``/proc/self/status`` on Linux, so
+    that no other thread sees a changed mask; elsewhere set and restored at once)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def shared_mode(directory: bool = False) -> int:
+    """The mode a plain ``open``/``mkdir`` would give under the umask (0644 and 0755 under
+    the usual 022): temporary files and folders are private, results are not."""
+    return (0o777 if directory else 0o666) & ~process_umask()
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` so that readers see either the old file or the whole new one.
 
-    The text goes to a temporary file in the same folder, is flushed and fsynced, then
-    renamed over ``path`` (``os.replace`` is atomic on POSIX and Windows).
+    The text goes to a temporary file in the same folder, is flushed and fsynced, given the
+    mode the umask allows (:func:`shared_mode`: ``mkstemp`` makes it private), then renamed
+    over ``path`` (``os.replace`` is atomic on POSIX and Windows).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, shared_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from junk_dna.experiments import same_protocol
-from junk_dna.results.records import RECORD_NAME, read_record, write_record
+from junk_dna.results.records import RECORD_NAME, read_record, shared_mode, write_record
 from junk_dna.runs.errors import RunFolderError
 from junk_dna.runs.layout import DONE, blocked_reason, claimed_run, describe_os_error, run_state
 from junk_dna.runs.presets import Run
@@ -74,6 +74,7 @@ def _copy_run(src: Path, dst: Path, experiment: str, root: Path) -> None:
             raise RunFolderError(blocked_reason(dst))
         tmp = Path(tempfile.mkdtemp(prefix=f".reuse-{dst.name}-", dir=root))
         try:
+            os.chmod(tmp, shared_mode(directory=True))  # mkdtemp makes it private
             for item in src.iterdir():
                 if item.is_file() and not item.is_symlink() and item.name != RECORD_NAME:
                     shutil.copy2(item, tmp / item.name)

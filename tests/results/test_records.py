@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 
 from junk_dna.results.records import CorruptRecordError, read_record, write_record
@@ -43,3 +46,22 @@ def test_invalid_records_are_refused(tmp_path):
         write_record(tmp_path, {"experiment": "x"})
     with pytest.raises(ValueError, match="'weird'"):
         write_record(tmp_path, {**_record("a", "dense", 0.5), "status": "weird"})
+
+
+@pytest.mark.parametrize(("mask", "file_mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_written_files_respect_the_umask(tmp_path, mask: int, file_mode: int) -> None:
+    """Results are shared files: the atomic writer's private temporary file gets the mode a
+    plain open() would give under the umask, before it is renamed into place."""
+    from junk_dna.results.records import atomic_write_text, process_umask, shared_mode
+
+    old = os.umask(mask)
+    try:
+        assert process_umask() == mask
+        assert shared_mode(directory=True) == 0o777 & ~mask
+        atomic_write_text(tmp_path / "claims.csv", "a,b\n")
+        write_record(tmp_path / "run", {"experiment": "true_gem", "run_id": "r",
+                                        "status": "ok", "params": {}, "final": {}})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "claims.csv").stat().st_mode) == file_mode
+    assert stat.S_IMODE((tmp_path / "run" / "record.json").stat().st_mode) == file_mode
