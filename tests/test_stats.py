@@ -405,6 +405,22 @@ def test_units_needed_closed_form() -> None:
     assert st.units_needed(0.1, 10.0) == st.MIN_UNITS
 
 
+
+def test_z_power_is_what_units_needed_inverts() -> None:
+    for sd, effect in ((1.0, 0.5), (84.9, 10.0), (145.0, -10.0)):
+        n = st.units_needed(sd, effect)
+        if n > st.MIN_UNITS:
+            assert st.z_power(n, sd, effect) >= 0.8 > st.z_power(n - 1, sd, effect)
+    # the closed form: 32 units, sd 1, effect 0.5 -> Phi(0.5 sqrt(32) - 1.96) = 0.807
+    assert st.z_power(32, 1.0, 0.5) == pytest.approx(
+        NormalDist().cdf(0.5 * math.sqrt(32) - NormalDist().inv_cdf(0.975)))
+    assert st.z_power(10, 0.0, 1.0) == 1.0
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match=f"n {bad!r} must be an integer >= 1"):
+            st.z_power(bad, 1.0, 1.0)
+    with pytest.raises(ValueError, match="effect 0"):
+        st.z_power(10, 1.0, 0.0)
+
 # ----------------------------------------------------------------------------- calibration
 
 #: Monte Carlo draws for the truth in the tests (error ~ SD / 220, < 0.5 % of a half-width).

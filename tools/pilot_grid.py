@@ -71,17 +71,29 @@ def _finetune(df: pd.DataFrame) -> None:
                                 values="retention").round(1).to_string())
 
 
-def _zero_shot(df: pd.DataFrame) -> None:
+def zero_shot_grids(df: pd.DataFrame) -> dict[tuple[str, str], tuple[pd.Series, list[float]]]:
+    """The zero-shot part of the rule: per (experiment, pruning method), unstructured, the mean
+    R per sparsity over the experiment's conditions and the sparsities the window keeps.
+
+    Args:
+        df: finished runs (``collect``, last evaluation); fine-tuning rows are ignored.
+    """
     zs = df[~df["experiment"].isin(["true_gem", "data_adequacy", "human_gap"])]
     if zs.empty:
-        return
+        return {}
     table = retention_table(zs)
     table = table[(table["method"] != "dense") & (table["pattern"] == "unstructured")]
+    grids = {}
     for (experiment, method), g in table.groupby(["experiment", "method"]):
         mean_r = g.groupby("sparsity")["retention"].mean()
+        grids[(str(experiment), str(method))] = (mean_r, window_rule(mean_r))
+    return grids
+
+
+def _zero_shot(df: pd.DataFrame) -> None:
+    for (experiment, method), (mean_r, grid) in zero_shot_grids(df).items():
         print(f"{experiment} / {method}: mean R over conditions:",
-              ", ".join(f"{x:g}: {r:.1f}" for x, r in mean_r.items()),
-              f"-> grid {window_rule(mean_r)}")
+              ", ".join(f"{x:g}: {r:.1f}" for x, r in mean_r.items()), f"-> grid {grid}")
 
 
 def main(argv: list[str] | None = None) -> int:

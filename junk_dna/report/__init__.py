@@ -36,7 +36,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "verdict", "equivalence_verdict", "holm", "holm_verdicts"
     ],
     "stats.power": [
-        "resolution", "t_power", "seeds_needed", "units_needed", "power_note"
+        "resolution", "t_power", "seeds_needed", "z_power", "units_needed", "power_note"
     ],
     "stats.simulation": [
         "SimDesign", "simulate", "true_values", "CellResult", "SEED_BOOTSTRAP",

@@ -126,7 +126,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "verdict", "equivalence_verdict", "holm", "holm_verdicts"
     ],
     "power": [
-        "resolution", "t_power", "seeds_needed", "units_needed", "power_note"
+        "resolution", "t_power", "seeds_needed", "z_power", "units_needed", "power_note"
     ],
     "simulation": [
         "SimDesign", "simulate", "true_values", "CellResult", "SEED_BOOTSTRAP",

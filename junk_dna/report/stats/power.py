@@ -67,6 +67,23 @@ def seeds_needed(sd_between: float, effect: float, power: float = 0.8,
     return hi
 
 
+def z_power(n: int, sd_unit_contrast: float, effect: float, level: float = LEVEL) -> float:
+    """Power of a paired design over ``n`` examples (questions) to detect ``effect``: the
+    normal approximation ``Phi(|effect| sqrt(n) / sd - z_{1-a/2})`` that
+    :func:`units_needed` inverts; ``sd_unit_contrast`` is the SD of the per-example contrast.
+
+    Raises:
+        ValueError: ``n`` < 1, or as :func:`seeds_needed`.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n {n!r} must be an integer >= 1")
+    _check_power_args(sd_unit_contrast, effect, 0.5, level)
+    if sd_unit_contrast == 0:
+        return 1.0
+    nd = NormalDist()
+    return nd.cdf(abs(effect) * math.sqrt(n) / sd_unit_contrast - nd.inv_cdf(0.5 + level / 2))
+
+
 def units_needed(sd_unit_contrast: float, effect: float, power: float = 0.8,
                  level: float = LEVEL) -> int:
     """Examples (questions) per seed for a paired design to detect ``effect`` with
