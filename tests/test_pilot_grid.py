@@ -32,9 +32,9 @@ def test_window_rule_keeps_the_three_largest_points_inside_the_window() -> None:
 
 def test_the_committed_pilot_records_give_the_committed_grid(
         capsys: pytest.CaptureFixture[str]) -> None:
-    """The rule on papermill_runs/pilot gives the sparsities of the decisive presets
+    """The rule on pilot_runs gives the sparsities of the decisive presets
     (tests/runs/test_presets.py pins those)."""
-    assert _tool("pilot_grid").main([str(ROOT / "papermill_runs" / "pilot")]) == 0
+    assert _tool("pilot_grid").main([str(ROOT / "pilot_runs")]) == 0
     out = capsys.readouterr().out
     assert "S = [0.7, 0.8, 0.9] (window [15.0, 90.0]); claim C on [0.8, 0.9]" in out
 
@@ -46,7 +46,7 @@ def test_the_committed_zero_shot_pilot_gives_the_decisive_zero_shot_presets() ->
     from junk_dna.results import collect
     from junk_dna.runs.presets import expand_preset, load_preset
 
-    pilot = ROOT / "papermill_runs" / "pilot"
+    pilot = ROOT / "pilot_runs"
     df = collect(pilot)
     grids = _tool("pilot_grid").zero_shot_grids(df[df["which"] == "last"])
     assert {e for e, _ in grids} == {"option_count", "kshot", "context_length"}

@@ -1,6 +1,6 @@
 """Apply the pre-registered grid rule (docs/PREREGISTRATION.md, stage 2) to the pilot's records.
 
-    python tools/pilot_grid.py [papermill_runs/pilot]
+    python tools/pilot_grid.py [pilot_runs]
 
 Prints, for the fine-tuning pilot (``true_gem``, 100 % data, sparse transfer, unstructured
 magnitude), the chance-corrected retention ``R`` of every run, its mean over the pilot seeds
@@ -98,7 +98,7 @@ def _zero_shot(df: pd.DataFrame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs_dir", nargs="?", default="papermill_runs/pilot", type=Path)
+    parser.add_argument("runs_dir", nargs="?", default="pilot_runs", type=Path)
     args = parser.parse_args(argv)
     if not args.runs_dir.is_dir():
         parser.error(f"runs folder {str(args.runs_dir)!r} not found")

@@ -1,6 +1,6 @@
 """Power of the decisive design, from the pilot's seed-to-seed and question-to-question spread.
 
-    python tools/power_estimate.py [papermill_runs/pilot] [--seeds 5] [--questions 250]
+    python tools/power_estimate.py [pilot_runs] [--seeds 5] [--questions 250]
 
 Fine-tuning: for every primary test of :data:`junk_dna.report.claims.PRIMARY` that the pilot's
 records can estimate (true_gem A and C; data_adequacy A and B once the 25 % arm has run), it
@@ -147,7 +147,7 @@ def _zero_shot(df: pd.DataFrame, ctx: Context, outcomes: Outcomes, n_questions: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs_dir", nargs="?", default="papermill_runs/pilot", type=Path)
+    parser.add_argument("runs_dir", nargs="?", default="pilot_runs", type=Path)
     parser.add_argument("--seeds", type=int, default=DECISIVE_SEEDS)
     parser.add_argument("--questions", type=int, default=DECISIVE_QUESTIONS)
     args = parser.parse_args(argv)
