@@ -1,4 +1,4 @@
-"""Command line: ``junk-dna sweep | presets | figures`` (also ``python -m junk_dna.cli``).
+"""Command line: ``junk-dna sweep | presets | figures | results`` (also ``python -m junk_dna.cli``).
 
 Exit status: 0 success; 1 runs (or the figures notebook) failed; 2 bad input (the message
 names the bad value); 3 another sweep holds the runs folder's lock; 130 interrupted.
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_slurm_options(_add_sweep_command(sub))
     _add_presets_command(sub)
     _add_figures_command(sub)
+    _add_results_command(sub)
     return parser
 
 
@@ -145,6 +146,20 @@ def _add_figures_command(sub: Any) -> None:
     figures.add_argument("--notebooks-dir", default=None,
                          help="folder holding figures.ipynb (default: notebooks/)")
     figures.set_defaults(func=_cmd_figures)
+
+
+def _add_results_command(sub: Any) -> None:
+    results = sub.add_parser(
+        "results", help="write the tidy run table (one row per run, metric and epoch) as CSV")
+    results.add_argument("--runs-dir", default="papermill_runs",
+                         help="folder of run folders (default: papermill_runs)")
+    results.add_argument("--csv", default=None, metavar="PATH",
+                         help="write the table here (default: standard output)")
+    results.add_argument("--which", choices=("last", "best"), default=None,
+                         help="only the last or the best evaluation's rows (default: both)")
+    results.add_argument("--experiment", action="append", default=None, metavar="NAME",
+                         help="only this experiment (repeatable; default: all)")
+    results.set_defaults(func=_cmd_results)
 
 
 _SLURM_FLAGS = (("partition", "--partition"), ("gpus", "--gpus"), ("time", "--time"),
@@ -234,6 +249,18 @@ def _cmd_figures(args: argparse.Namespace) -> int:
         print(f"junk-dna figures: {err}", file=sys.stderr)
         return EXIT_FAILED
     print(f"figures written to {args.figures_dir} (executed notebook: {output})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from junk_dna.results import atomic_write_text, table_csv  # pandas: imported here only
+
+    text = table_csv(args.runs_dir, which=args.which, experiments=args.experiment)
+    if args.csv is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    atomic_write_text(args.csv, text)
+    print(f"wrote {text.count(chr(10)) - 1} rows to {args.csv}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -76,3 +76,42 @@ def test_cli_start_is_light_and_runs_as_module() -> None:
     proc = subprocess.run([sys.executable, "-m", "junk_dna.cli", "sweep", "true_gem",
                            "--preset", "nope"], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2 and "'nope'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_results_writes_the_tidy_table_portably(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`junk-dna results` over real records (the committed pilot): the same CSV from two
+    copies in different places (run_dir relative), one row per run, metric and epoch."""
+    import shutil
+
+    import pandas as pd
+
+    from junk_dna.results import collect
+
+    pilot = REPO / "pilot_runs"
+    copies = [tmp_path / "a" / "runs", tmp_path / "b" / "elsewhere"]
+    for copy in copies:
+        shutil.copytree(pilot / "kshot", copy / "kshot")
+        shutil.copytree(pilot / "true_gem", copy / "true_gem")
+    out = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    for copy, csv in zip(copies, out, strict=True):
+        assert main(["results", "--runs-dir", str(copy), "--csv", str(csv)]) == 0
+    assert out[0].read_bytes() == out[1].read_bytes()
+    table = pd.read_csv(out[0])
+    assert len(table) == len(collect(copies[0]))
+    assert set(table["experiment"]) == {"kshot", "true_gem"}
+    assert all(not Path(d).is_absolute() and (copies[0] / d / "record.json").is_file()
+               for d in table["run_dir"])
+    capsys.readouterr()
+    assert main(["results", "--runs-dir", str(copies[0]), "--which", "last",
+                 "--experiment", "kshot"]) == 0
+    shown = capsys.readouterr().out
+    last = table[(table["which"] == "last") & (table["experiment"] == "kshot")]
+    assert shown.count("\n") == len(last) + 1 and ",best," not in shown
+    assert main(["results", "--runs-dir", str(copies[0]), "--experiment", "nope"]) == 2
+    assert "['nope']" in capsys.readouterr().err
+    assert main(["results", "--runs-dir", str(tmp_path / "missing")]) == 2
+    assert "not found" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["results", "--runs-dir", str(tmp_path / "empty")]) == 2
+    assert "no finished runs" in capsys.readouterr().err

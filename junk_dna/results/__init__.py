@@ -11,7 +11,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "shared_mode", "atomic_write_text", "write_record", "read_record", "iter_records"
     ],
     "table": [
-        "collect"
+        "collect", "table_csv"
     ],
     "provenance": [
         "package_versions", "git_commit", "provenance", "start_run"

@@ -55,3 +55,40 @@ def _rows(run_dir: Path, rec: dict[str, Any]) -> list[dict[str, Any]]:
     return [{**base, "which": which, "metric": metric, "value": value}
             for which in ("last", "best")
             for metric, value in (rec["final"].get(which) or {}).items()]
+
+
+def table_csv(root: str | os.PathLike[str], *, which: str | None = None,
+              experiments: list[str] | None = None) -> str:
+    """The tidy table of :func:`collect` as CSV text, portable between clones: ``run_dir``
+    relative to ``root``, rows sorted by experiment, run id, ``which`` and metric, columns in
+    collect's order.
+
+    Args:
+        root: a runs folder.
+        which: keep only ``"last"`` or ``"best"`` rows (None: both).
+        experiments: keep only these experiments (None: all).
+
+    Raises:
+        ValueError: ``root`` is not a folder, ``which`` is not None/"last"/"best", an unknown
+            experiment (the message lists the ones found), or no finished run below ``root``.
+    """
+    if which not in (None, "last", "best"):
+        raise ValueError(f"which {which!r} not in ['last', 'best']")
+    if not Path(root).is_dir():
+        raise ValueError(f"runs folder {os.fspath(root)!r} not found")
+    df = collect(root)
+    if df.empty:
+        raise ValueError(f"no finished runs below {os.fspath(root)!r}")
+    found = sorted(df["experiment"].unique())
+    unknown = sorted(set(experiments or ()) - set(found))
+    if unknown:
+        raise ValueError(f"experiment(s) {unknown} have no finished runs below "
+                         f"{os.fspath(root)!r}; found: {found}")
+    if experiments:
+        df = df[df["experiment"].isin(experiments)]
+    if which is not None:
+        df = df[df["which"] == which]
+    base = Path(root).resolve()
+    df = df.assign(run_dir=[Path(d).resolve().relative_to(base).as_posix() for d in df["run_dir"]])
+    df = df.sort_values(["experiment", "run_id", "which", "metric"], kind="stable").convert_dtypes()
+    return df.to_csv(index=False, lineterminator="\n")
