@@ -88,9 +88,11 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "primary_markdown", "readme_claims_table", "claims_markdown", "write_claims"
     ],
     "plots": [
-        "MODE_STYLE", "DENSE_STYLE", "CRITERION_STYLE", "TASK_LABELS", "PAIR_STYLE", "task_label",
-        "y_label", "true_gem_figure", "FRACTION_COLORS", "data_adequacy_figure",
-        "human_gap_figure", "METHOD_LABELS", "CONDITION_COLORS", "ZERO_SHOT_TITLES",
-        "zero_shot_figure", "quantization_figure", "save"
+        "NothingToDraw", "MODE_STYLE", "DENSE_STYLE", "CRITERION_STYLE", "TASK_LABELS",
+        "PAIR_STYLE", "METHOD_LABELS", "ZERO_SHOT_TITLES", "CONDITION_NAMES", "CONDITION_COLORS",
+        "BINOMIAL", "PATTERN_XLABELS", "ORDERED_PALETTE", "Z95", "TABLE_ATTR", "TABLE_COLUMNS",
+        "task_label", "y_label", "true_gem_figure", "data_adequacy_figure", "human_gap_figure",
+        "zero_shot_figure", "quantization_figure", "figure_table", "table_csv", "save", "FIGURES",
+        "render"
     ],
 })

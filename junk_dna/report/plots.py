@@ -1,46 +1,86 @@
-"""Figures in the layout of the paper's, drawn from collected runs.
+"""Figures in the layout of the paper's, drawn with seaborn from collected runs.
 
-Only matplotlib; every function takes a tidy table from :func:`junk_dna.results.collect`
-and returns a Figure (saving is the caller's choice, see :func:`save`).
+Every figure function takes a tidy table from :func:`junk_dna.results.collect` and returns a
+Figure that carries the tidy table it draws (:func:`figure_table`): one row per pruned run
+and x point, normalized to its dense baseline. :func:`save` writes the figure (PNG, PDF) and
+that table (CSV, portable and deterministic); :func:`render` does both for one experiment of
+a runs folder, or says why it draws nothing.
+
+Bands: the seed-to-seed spread is a 95 % bootstrap CI over seeds (several seeds only); the
+light band around the dense line at 100 is the dense model's binomial 95 % interval,
+``1.96 sqrt(p (1 - p) / n)`` of its score ``p`` on its ``n`` test examples or questions,
+on the figure's scale (accuracy-type scores only; the widest of a panel's dense baselines).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from junk_dna.data.human_scores import base_task
 from junk_dna.experiments.human_gap import PAIRS
 from junk_dna.pruning.config import matched_sparsity
-from junk_dna.report.analysis import (
-    easy_hard_pairs,
-    human_gap_table,
-    scaled,
-    seed_summary,
-)
+from junk_dna.report.analysis import SCALES, easy_hard_pairs, human_gap_table, retention_table
+
+
+class NothingToDraw(ValueError):
+    """A figure has nothing to draw (no runs of its experiment, or no pruned run with a
+    dense baseline); the message says which."""
+
 
 MODE_STYLE: dict[str, dict[str, str]] = {
-    "sparse_to_dense": {"label": "Sparse to Dense Transfer", "color": "#20b2aa", "marker": "s"},
-    "sparse": {"label": "Sparse Transfer", "color": "#f5a623", "marker": "s"},
-    "freeze": {"label": "Dense Transfer with Freezing", "color": "#0000cd", "marker": "s"},
+    "sparse_to_dense": {"label": "Sparse to Dense Transfer", "color": "#20b2aa"},
+    "sparse": {"label": "Sparse Transfer", "color": "#f5a623"},
+    "freeze": {"label": "Dense Transfer with Freezing", "color": "#0000cd"},
 }
 DENSE_STYLE = {"label": "Dense Transfer", "color": "#e02020", "linestyle": "--"}
-#: Controls the paper lacks, drawn as optional curves in each mode's colour.
-CRITERION_STYLE: dict[str, dict[str, str]] = {
-    "magnitude": {"linestyle": "-", "label": ""},
-    "random": {"linestyle": ":", "label": "random mask (control)"},
-    "largest": {"linestyle": "-.", "label": "largest pruned (control)"},
+#: Controls the paper lacks, drawn as optional curves in each curve's colour (dash pattern).
+CRITERION_STYLE: dict[str, dict[str, Any]] = {
+    "magnitude": {"dashes": "", "label": ""},
+    "random": {"dashes": (1, 1.5), "label": "random mask (control)"},
+    "largest": {"dashes": (4, 1.5, 1, 1.5), "label": "largest pruned (control)"},
 }
 TASK_LABELS = {"sst2": "SST-2", "qnli": "QNLI", "mnli": "MNLI", "cola": "CoLA", "rte": "RTE",
                "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B", "winogrande": "WinoGrande",
                "csqa": "CSQA", "piqa": "PIQA", "hellaswag": "HellaSwag", "siqa": "SIQA",
                "copa": "COPA", "boolq": "BoolQ", "openbookqa": "OpenBookQA"}
 #: Easy and hard task of a pair in the Task_4 layout.
-PAIR_STYLE = {"easy": {"color": "#20b2aa", "marker": "s"},
-              "hard": {"color": "#f5a623", "marker": "s"}}
+PAIR_STYLE = {"easy": {"label": "easy task (smaller human-model gap)", "color": "#20b2aa"},
+              "hard": {"label": "hard task (larger human-model gap)", "color": "#f5a623"}}
+METHOD_LABELS = {"magnitude": "Magnitude", "sparsegpt": "SparseGPT", "wanda": "Wanda"}
+ZERO_SHOT_TITLES = {
+    "context_length": "Open-book vs. closed-book QA (context tokens; closed = 0)",
+    "option_count": "Multiple-choice QA with k options",
+    "kshot": "k-shot in-context examples",
+    "factoid_vs_mc": "Factoid QA (exact match) vs. multiple-choice QA",
+}
+#: Display names of zero-shot conditions (``name=value``); Task_3's colours for context.
+CONDITION_NAMES: dict[str, Callable[[str], str]] = {
+    "context": lambda v: {"0": "Closed Book", "full": "Open Book"}.get(v, f"Open Book, {v} tokens"),
+    "k": lambda v: f"{v} options",
+    "shots": lambda v: f"{v}-shot",
+}
+CONDITION_COLORS = {"Closed Book": "#e02020", "Open Book": "#0000cd"}
+#: Scores whose dense interval is binomial (a mean of 0/1 outcomes).
+BINOMIAL = ("accuracy", "acc", "acc_norm", "exact_match")
+PATTERN_XLABELS = {"unstructured": "Unstructured sparsity (%)",
+                   "nm": "N:M sparsity (N kept of M)"}
+ORDERED_PALETTE = "crest"
+Z95 = 1.959963984540054
+TABLE_ATTR = "junk_dna_table"
+#: Columns of a figure's CSV, in this order (those present).
+TABLE_COLUMNS = (
+    "experiment", "model", "task", "data_fraction", "mode", "method", "bits", "granularity",
+    "pattern", "sparsity", "nm", "criterion", "condition", "score", "metric", "seed", "run_id",
+    "panel", "row", "curve", "line", "x", "tick", "value", "dense_value", "n", "chance",
+    "normalized", "dense_ci",
+)
 
 
 def task_label(task: str) -> str:
@@ -58,18 +98,12 @@ def y_label(scale: str, what: str, sep: str = " ") -> str:
     return f"normalized {what}{sep}(dense = 100)"
 
 
-def _nm_sparsity(nm: str) -> float:
-    n, m = (int(x) for x in str(nm).split(":"))
-    return 1.0 - n / m
-
-
 def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float = 2.3,
                     scale: str = "dense"):
     """The TRUE_GEM layout: rows = unstructured / N:M, one panel per (task, data fraction),
-    one curve per transfer mode normalized to the dense model (= 100), mean over seeds with
-    a band from the minimum to the maximum seed when there is more than one seed. Runs of the
-    control criteria (``random``, ``largest``), when present, are extra curves in the
-    mode's colour with their own line style, never mixed into the magnitude curves.
+    one curve per transfer mode normalized to the dense model (= 100). Control criteria
+    (``random``, ``largest``), when present, are extra curves in the mode's colour with
+    their own dash pattern, never mixed into the magnitude curves.
 
     Args:
         df: :func:`~junk_dna.results.collect` table of ``true_gem`` runs.
@@ -78,73 +112,27 @@ def true_gem_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float 
         scale: ``"dense"`` (the paper's: 100 x score / dense) or ``"retention"`` (chance-
             corrected, the claims' scale: :func:`junk_dna.report.analysis.retention_table`).
 
-    Returns:
-        A matplotlib Figure.
-
     Raises:
-        ValueError: the table holds no true_gem runs.
+        NothingToDraw: the table holds no true_gem runs, or no pruned run with a baseline.
+        ValueError: an unknown scale.
     """
-    plt = _pyplot()
-    _check_runs(df, "mode", "true_gem")
-    norm = scaled(df, scale=scale, which=which)
-    panels = (norm[["task", "data_fraction"]].drop_duplicates()
-              .sort_values(["task", "data_fraction"], ascending=[True, False])
-              .itertuples(index=False))
-    panels = list(panels)
-    fig, axes = plt.subplots(2, len(panels), figsize=(panel_size * len(panels) + 0.6,
-                                                      2 * panel_size + 1.2),
-                             squeeze=False)
-    n_seeds = norm["seed"].nunique()
-    for col, (task, frac) in enumerate(panels):
-        sub = norm[(norm["task"] == task) & (norm["data_fraction"] == frac)]
-        for row, pattern in enumerate(("unstructured", "nm")):
-            ax = axes[row][col]
-            _true_gem_panel(ax, sub[sub["pattern"] == pattern], pattern)
-            ax.set_title(f"{task_label(task)} ({frac * 100:g}% data)", fontsize=9)
-            if col == 0:
-                ax.set_ylabel(y_label(scale, "score", "\n"), fontsize=8)
-        _pattern_xlabels(axes, len(panels) // 2)
-    handles = [plt.Line2D([], [], color=s["color"], marker=s["marker"], label=s["label"])
-               for s in MODE_STYLE.values()]
-    handles.insert(2, plt.Line2D([], [], **DENSE_STYLE))
-    present = set(norm["criterion"].dropna()) if "criterion" in norm else set()
-    handles += [plt.Line2D([], [], color="gray", linestyle=c["linestyle"], label=c["label"])
-                for name, c in CRITERION_STYLE.items() if name != "magnitude" and name in present]
-    spread = f"mean over {n_seeds} seeds, band = min..max" if n_seeds > 1 else "one seed"
-    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    models = ", ".join(sorted(map(str, norm["model"].unique())))
-    fig.suptitle(f"Are pre-trained magnitude values the true gem?  model: {models}; "
-                 f"{which} epoch; {spread}", fontsize=9)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
-    return fig
-
-
-def _true_gem_panel(ax, sub: pd.DataFrame, pattern: str) -> None:
-    pruned = sub[sub["mode"] != "dense"].dropna(subset=["normalized"])
-    if not _panel_frame(ax, has_runs=not pruned.empty):
-        return
-    xcol = "sparsity" if pattern == "unstructured" else "nm"
-    pruned = pruned.assign(criterion=pruned.get("criterion", "magnitude"))
-    stats = seed_summary(pruned, ["mode", "criterion", xcol])
-    stats["x"] = (stats[xcol].astype(float) * 100 if pattern == "unstructured"
-                  else stats[xcol].map(_nm_sparsity))
-    _x_ticks(ax, pruned, pattern)
-    for (mode, criterion), line in stats.groupby(["mode", "criterion"], sort=False):
-        if mode not in MODE_STYLE or criterion not in CRITERION_STYLE:
-            continue
-        style, line = MODE_STYLE[mode], line.sort_values("x")
-        _draw_curve(ax, line, style["color"], marker=style["marker"],
-                    linestyle=CRITERION_STYLE[criterion]["linestyle"])
-
-
-FRACTION_COLORS = ("#800080", "#e02020", "#0000cd", "#f5a623", "#20b2aa", "#555555", "#8b4513")
+    tidy = _tidy(df, "mode", "true_gem", scale=scale, which=which)
+    tidy = tidy[tidy["mode"].isin(list(MODE_STYLE))]
+    tidy = tidy.sort_values(["task", "data_fraction"], ascending=[True, False], kind="stable")
+    tidy["panel"] = [f"{task_label(t)} ({f * 100:g}% data)"
+                     for t, f in zip(tidy["task"], tidy["data_fraction"], strict=True)]
+    tidy["curve"] = tidy["mode"].map(lambda m: MODE_STYLE[m]["label"])
+    return _facets(tidy, f"Are pre-trained magnitude values the true gem?\nmodel: "
+                   f"{_models_with_caveat(df)}; {which} epoch",
+                   palette={s["label"]: s["color"] for s in MODE_STYLE.values()},
+                   ylabel=y_label(scale, "score", "\n"), panel_size=panel_size)
 
 
 def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: float = 2.6,
                          scale: str = "dense"):
     """The Task_1 layout: rows = unstructured / N:M, one panel per task, one Sparse Transfer
-    curve per training fraction, each normalized to the dense model trained on the same
-    fraction (= 100); mean over seeds with a min..max band when there are several.
+    curve per training fraction (an ordered palette), each normalized to the dense model
+    trained on the same fraction (= 100).
 
     Args:
         df: :func:`~junk_dna.results.collect` table of ``data_adequacy`` runs.
@@ -154,40 +142,16 @@ def data_adequacy_figure(df: pd.DataFrame, *, which: str = "last", panel_size: f
             corrected, the claims' scale: :func:`junk_dna.report.analysis.retention_table`).
 
     Raises:
-        ValueError: the table holds no data_adequacy runs.
+        NothingToDraw: no data_adequacy runs, or no sparse run with a baseline.
     """
-    plt = _pyplot()
-    _check_runs(df, "mode", "data_adequacy")
-    norm = scaled(df, scale=scale, which=which)
-    norm = norm[norm["mode"] == "sparse"].dropna(subset=["normalized"])
-    norm = _with_criterion(norm)
-    tasks = sorted(df["task"].unique())
-    fractions = sorted(df["data_fraction"].unique(), reverse=True)
-    fig, axes = plt.subplots(2, len(tasks), figsize=(panel_size * len(tasks) + 0.8,
-                                                     2 * panel_size + 1.0), squeeze=False)
-    for col, task in enumerate(tasks):
-        for row, pattern in enumerate(("unstructured", "nm")):
-            ax = axes[row][col]
-            ax.set_ylabel(task_label(task), fontsize=9)
-            sub = norm[(norm["task"] == task) & (norm["pattern"] == pattern)]
-            if not _panel_frame(ax, has_runs=not sub.empty):
-                continue
-            for crit, part in _by_criterion(sub):
-                for i, frac in enumerate(fractions):
-                    line = _curve(part[part["data_fraction"] == frac], pattern)
-                    if line.empty:
-                        continue
-                    _draw_curve(ax, line, FRACTION_COLORS[i % len(FRACTION_COLORS)],
-                                marker="s", linestyle=CRITERION_STYLE[crit]["linestyle"],
-                                label=_control_label(f"{frac * 100:g}% data", crit))
-            _x_ticks(ax, sub, pattern)
-            ax.legend(fontsize=7, loc="lower left")
-        _pattern_xlabels(axes, col)
-    models, spread = _models_and_seeds(df, norm)
-    fig.suptitle(f"Sparse Transfer vs. amount of fine-tuning data (dense on the same data = "
-                 f"100)  model: {models}; {which} epoch; {spread}", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    return fig
+    tidy = _tidy(df, "mode", "data_adequacy", scale=scale, which=which)
+    tidy = tidy[tidy["mode"] == "sparse"].sort_values("data_fraction", kind="stable")
+    tidy["panel"] = tidy["task"].map(task_label)
+    tidy["curve"] = tidy["data_fraction"].map(lambda f: f"{f * 100:g}% data")
+    return _facets(tidy, f"Sparse Transfer vs. amount of fine-tuning data (dense on the same "
+                   f"data = 100)\nmodel: {_models_with_caveat(df)}; {which} epoch",
+                   palette=ORDERED_PALETTE, ylabel=y_label(scale, "score", "\n"),
+                   panel_size=panel_size)
 
 
 def human_gap_figure(
@@ -197,7 +161,7 @@ def human_gap_figure(
     """The Task_4 layout: rows = unstructured / N:M, one panel per task pair, the easy and
     the hard task of the pair as two Sparse Transfer curves normalized to their own dense
     model (= 100). Easy and hard are decided by the computed human-model gap
-    (:func:`junk_dna.report.analysis.human_gap_table`), shown in the legend.
+    (:func:`junk_dna.report.analysis.human_gap_table`), shown in the panel's title.
 
     Args:
         df: :func:`~junk_dna.results.collect` table of ``human_gap`` runs (one model).
@@ -209,64 +173,319 @@ def human_gap_figure(
             corrected, the claims' scale: :func:`junk_dna.report.analysis.retention_table`).
 
     Raises:
-        ValueError: no human_gap runs, or no pair has runs of both its tasks.
+        NothingToDraw: no human_gap runs, no pair has dense runs of both its tasks, or no
+            sparse run of a pair's task has a baseline.
     """
-    plt = _pyplot()
     _check_runs(df, "mode", "human_gap")
-    if pairs is None:
-        pairs = PAIRS
     full = df[df["data_fraction"] == df["data_fraction"].max()]
     gaps = human_gap_table(full, which=which)
-    found = easy_hard_pairs(gaps, pairs)
+    found = easy_hard_pairs(gaps, PAIRS if pairs is None else pairs)
     if not found:
-        raise ValueError(f"no pair of {[p[1:] for p in pairs]} has dense runs of both tasks; "
-                         f"tasks with dense runs: {sorted(gaps['task'])}")
-    gap_of = dict(zip(gaps["task"], gaps["gap"], strict=True))
-    norm = scaled(full, scale=scale, which=which)
-    norm = norm[norm["mode"] == "sparse"].dropna(subset=["normalized"])
-    norm = _with_criterion(norm)
-    fig, axes = plt.subplots(2, len(found), figsize=(panel_size * len(found) + 0.8,
-                                                     2 * panel_size + 1.0), squeeze=False)
-    for col, (label, easy, hard) in enumerate(found):
-        for row, pattern in enumerate(("unstructured", "nm")):
-            ax = axes[row][col]
-            sub = norm[norm["pattern"] == pattern]
-            has = not sub[sub["task"].isin([easy, hard])].empty
-            ax.set_ylabel(label, fontsize=8)
-            if not _panel_frame(ax, has_runs=has):
-                continue
-            for crit, part in _by_criterion(sub):
-                for kind, task in (("easy", easy), ("hard", hard)):
-                    line = _curve(part[part["task"] == task], pattern)
-                    if not line.empty:
-                        name = (f"{task_label(base_task(task))} ({kind}, gap "
-                                f"{gap_of[task]:.2f})")
-                        _draw_curve(ax, line, label=_control_label(name, crit),
-                                    linestyle=CRITERION_STYLE[crit]["linestyle"],
-                                    **PAIR_STYLE[kind])
-            _x_ticks(ax, sub[sub["task"].isin([easy, hard])], pattern)
-            ax.legend(fontsize=7, loc="lower left")
-        _pattern_xlabels(axes, col)
-    models, spread = _models_and_seeds(df, norm)
+        raise NothingToDraw(f"no pair of {[p[1:] for p in (pairs or PAIRS)]} has dense runs "
+                            f"of both tasks; tasks with dense runs: {sorted(gaps['task'])}")
+    gap = dict(zip(gaps["task"], gaps["gap"], strict=True))
+    tidy = _tidy(full, "mode", "human_gap", scale=scale, which=which)
+    parts = []
+    for label, easy, hard in found:
+        panel = (f"{label}\n{task_label(base_task(easy))} (easy, gap {gap[easy]:.2f})\n"
+                 f"{task_label(base_task(hard))} (hard, gap {gap[hard]:.2f})")
+        for kind, task in (("easy", easy), ("hard", hard)):
+            part = tidy[(tidy["mode"] == "sparse") & (tidy["task"] == task)]
+            parts.append(part.assign(panel=panel, curve=PAIR_STYLE[kind]["label"]))
+    tidy = pd.concat(parts, ignore_index=True)
+    models = _models_with_caveat(df)
     if any(t.endswith("-embedded") for t in gaps["task"]):
         models += " (embedded re-split tasks)"
-    fig.suptitle(f"Sparse Transfer on easy vs. hard tasks (gap = (human - dense) / human; "
-                 f"dense = 100)  model: {models}; {which} epoch; {spread}", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    return fig
+    return _facets(tidy, f"Sparse Transfer on easy vs. hard tasks (gap = (human - dense) / "
+                   f"human; dense = 100)\nmodel: {models}; {which} epoch",
+                   palette={s["label"]: s["color"] for s in PAIR_STYLE.values()},
+                   ylabel=y_label(scale, "score", "\n"), panel_size=panel_size)
 
 
-METHOD_LABELS = {"magnitude": "Magnitude", "sparsegpt": "SparseGPT", "wanda": "Wanda"}
-CONDITION_COLORS = ("#0000cd", "#20b2aa", "#f5a623", "#800080", "#e02020", "#555555")
-ZERO_SHOT_TITLES = {
-    "context_length": "Open-book vs. closed-book QA (context tokens; closed = 0)",
-    "option_count": "Multiple-choice QA with k options",
-    "kshot": "k-shot in-context examples",
-    "factoid_vs_mc": "Factoid QA (exact match) vs. multiple-choice QA",
+def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float = 2.4,
+                     scale: str = "dense"):
+    """The Task_3 layout for a zero-shot experiment: one panel per (pruning method, pattern),
+    one curve per condition (context length, option count, shots, factoid / mc), each
+    normalized to the dense model under the same condition (= 100).
+
+    Args:
+        df: :func:`~junk_dna.results.collect` table of ONE zero-shot experiment.
+        score: ``"acc"`` or ``"acc_norm"`` (factoid conditions use exact match).
+        panel_size: inches per panel.
+        scale: ``"dense"`` (the paper's: 100 x score / dense) or ``"retention"`` (chance-
+            corrected, the claims' scale: :func:`junk_dna.report.analysis.retention_table`).
+
+    Raises:
+        NothingToDraw: no runs, or no pruned runs with a dense baseline (e.g. dense only).
+    """
+    _check_runs(df, "method", "zero-shot")
+    experiment = str(df["experiment"].iloc[0])
+    tidy = _tidy(df, "method", experiment, scale=scale, score=score)
+    tidy = tidy[tidy["method"].isin(list(METHOD_LABELS))]
+    if tidy.empty:
+        raise NothingToDraw(f"no pruned {experiment} runs with a dense baseline")
+    tidy["panel"] = [METHOD_LABELS[m] + (" [N:M]" if p == "nm" else "")
+                     for m, p in zip(tidy["method"], tidy["pattern"], strict=True)]
+    tidy["curve"] = [_condition_name(c) + ("" if s == score else f" ({s})")
+                     for c, s in zip(tidy["condition"], tidy["score"], strict=True)]
+    order = {k: i for i, k in enumerate(
+        [*(METHOD_LABELS[m] + s for s in ("", " [N:M]") for m in METHOD_LABELS),
+         *_condition_order(tidy["condition"])])}
+    tidy = tidy.sort_values(["panel", "condition"], key=lambda c: c.map(order), kind="stable")
+    return _facets(tidy, f"{ZERO_SHOT_TITLES.get(experiment, experiment)}\nmodel: "
+                   f"{_models_with_caveat(df)}", palette=_condition_palette(tidy["curve"]),
+                   ylabel=y_label(scale, score, "\n"), panel_size=panel_size, rows=False)
+
+
+def quantization_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float = 3.2,
+                        scale: str = "dense"):
+    """RTN weight quantization against pruning at matched compression (the paper's v2 claim
+    that quantization does not show the monotonic effect): x = the pruning sparsity with the
+    same weight storage as b-bit weights (``1 - b/16``), one dashed curve per quantization
+    granularity and one solid curve per pruning method (unstructured), normalized to the
+    dense model (``scale`` as :func:`zero_shot_figure`).
+
+    Raises:
+        NothingToDraw: no RTN runs with a dense baseline.
+    """
+    _check_runs(df, "method", "quantization")
+    tidy = _tidy(df, "method", "quantization", scale=scale, score=score)
+    rtn = tidy[tidy["method"] == "rtn"].copy()
+    if rtn.empty:
+        raise NothingToDraw("no RTN runs with a dense baseline")
+    bits = rtn["bits"].astype(int)
+    rtn["x"] = bits.map(lambda b: 100 * matched_sparsity(b))
+    rtn["tick"] = [f"{x:g}%\n{b}b" for x, b in zip(rtn["x"], bits, strict=True)]
+    rtn["curve"] = rtn["granularity"].map(lambda g: f"RTN {str(g).replace('_', ' ')}")
+    rtn["line"] = "quantization"
+    pruned = tidy[tidy["method"].isin(list(METHOD_LABELS)) & (tidy["pattern"] == "unstructured")]
+    pruned = pruned.assign(curve=pruned["method"].map(lambda m: f"{METHOD_LABELS[m]} pruning"),
+                           line="pruning")
+    tidy = pd.concat([rtn, pruned], ignore_index=True).assign(panel="", row="")
+    return _facets(tidy, f"Quantization vs. pruning\nmodel: {_models_with_caveat(df)}",
+                   palette="tab10", ylabel=y_label(scale, score), panel_size=panel_size,
+                   rows=False, xlabel="equal-storage sparsity (%) / bits per weight",
+                   dashes={"quantization": (4, 2), "pruning": ""})
+
+
+def figure_table(fig: Any) -> pd.DataFrame:
+    """The tidy table a figure of this module draws (one row per run and x point).
+
+    Raises:
+        ValueError: ``fig`` was not drawn by this module.
+    """
+    table = getattr(fig, TABLE_ATTR, None)
+    if table is None:
+        raise ValueError("the figure carries no table (not drawn by junk_dna.report.plots)")
+    return table
+
+
+def table_csv(table: pd.DataFrame) -> str:
+    """A figure's table as CSV text: columns and rows in a fixed order, ``\\n`` line ends,
+    so the same records give the same bytes wherever they lie."""
+    return table.to_csv(index=False, lineterminator="\n", float_format="%.10g")
+
+
+def save(fig: Any, path_stem: str | Path, formats: Sequence[str] = ("png", "pdf"),
+         *, table: bool = True) -> list[Path]:
+    """Save ``fig`` as ``path_stem.<fmt>`` for each format and, when ``table`` and the figure
+    carries one (:func:`figure_table`), its table as ``path_stem.csv``; folders created.
+    Returns the paths written."""
+    from junk_dna.results.records import atomic_write_text
+
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for fmt in formats:
+        path = stem.with_suffix(f".{fmt}")
+        fig.savefig(path, dpi=150 if fmt == "png" else None, bbox_inches="tight")
+        out.append(path)
+    if table and getattr(fig, TABLE_ATTR, None) is not None:
+        path = stem.with_suffix(".csv")
+        atomic_write_text(path, table_csv(figure_table(fig)))
+        out.append(path)
+    return out
+
+
+#: The figure of each experiment (the zero-shot ones: :func:`zero_shot_figure`).
+FIGURES: dict[str, Callable[..., Any]] = {
+    "true_gem": true_gem_figure, "data_adequacy": data_adequacy_figure,
+    "human_gap": human_gap_figure, "quantization": quantization_figure,
 }
 
 
-def _condition_order(conditions: Sequence[str]) -> list[str]:
+def render(name: str, runs: pd.DataFrame, figures_dir: str | Path, **options: Any):
+    """Draw the figure of experiment ``name`` from the ``runs`` of a runs folder and save it
+    (PNG, PDF, CSV) as ``figures_dir/name``; returns the Figure, or None after printing why
+    there is nothing to draw (no runs, dense runs only, ...).
+
+    Args:
+        name: an experiment (:data:`FIGURES`, else a zero-shot experiment).
+        runs: a :func:`~junk_dna.results.collect` table (any experiments).
+        figures_dir: where the files go.
+        **options: passed to the figure function (``which``, ``scale``, ``score``, ...).
+    """
+    sub = runs[runs["experiment"] == name] if "experiment" in runs.columns else runs.iloc[:0]
+    if sub.empty:
+        print(f"{name}: no runs (`junk-dna sweep {name}` makes them); figure skipped")
+        return None
+    try:
+        fig = FIGURES.get(name, zero_shot_figure)(sub, **options)
+    except NothingToDraw as why:
+        print(f"{name}: figure skipped: {why}")
+        return None
+    save(fig, Path(figures_dir) / name)
+    return fig
+
+
+def _check_runs(df: pd.DataFrame, column: str, what: str) -> None:
+    """Raises NothingToDraw when the table holds no ``what`` runs (no ``column``)."""
+    if df.empty or column not in df.columns:
+        raise NothingToDraw(f"no {what} runs in the table: run a sweep first")
+
+
+def _tidy(df: pd.DataFrame, column: str, what: str, *, scale: str, which: str = "last",
+          score: str | None = None) -> pd.DataFrame:
+    """The compressed runs with a dense baseline, ``normalized`` on ``scale``, their x
+    position (sparsity %, N:M as its sparsity), tick label, pattern row, control line style
+    and ``dense_ci`` (the half-width of the dense model's binomial 95 % interval)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale {scale!r} not in {list(SCALES)}")
+    _check_runs(df, column, what)
+    rows = retention_table(df, which=which, score=score or "acc")
+    if scale == "retention":
+        rows = rows.assign(normalized=rows["retention"])
+    pruned = rows[(rows[column] != "dense") & rows["dense_value"].notna()].copy()
+    if pruned.empty:
+        raise NothingToDraw(f"no pruned {what} runs with a dense baseline "
+                            f"({(rows[column] == 'dense').sum()} dense rows)")
+    p, n = pruned["dense_value"].astype(float), pruned["n"].astype(float)
+    scored = pruned["score"] if "score" in pruned else pruned["metric"]
+    spread = 100 * Z95 * np.sqrt(p * (1 - p) / n).where(scored.isin(BINOMIAL))
+    pruned["dense_ci"] = spread / (p - pruned["chance"] if scale == "retention" else p)
+    nm = pruned.get("pattern", pd.Series(index=pruned.index, dtype=object)) == "nm"
+    pruned["x"] = np.where(nm, pruned.get("nm", pd.Series(index=pruned.index)).map(_nm_sparsity),
+                           pd.to_numeric(pruned.get("sparsity"), errors="coerce") * 100)
+    pruned["tick"] = np.where(nm, pruned.get("nm"), pruned["x"].map(lambda x: f"{x:g}"))
+    pruned["row"] = pruned.get("pattern")
+    crit = pruned["criterion"].fillna("magnitude") if "criterion" in pruned else "magnitude"
+    pruned["line"] = crit
+    return pruned[pruned["line"].isin(list(CRITERION_STYLE))]
+
+
+def _nm_sparsity(nm: Any) -> float:
+    if not isinstance(nm, str) or ":" not in nm:
+        return math.nan
+    n, m = (int(x) for x in nm.split(":"))
+    return 100.0 * (1.0 - n / m)
+
+
+def _facets(tidy: pd.DataFrame, title: str, *, palette: Any, ylabel: str, panel_size: float,
+            rows: bool = True, xlabel: str | None = None,
+            dashes: dict[str, Any] | None = None):
+    """The grid of a figure: rows = patterns present (``rows``), columns = ``panel``, hue =
+    ``curve``, style = ``line``; each panel gets the dense line, its band and its ticks, the
+    figure a legend below the panels and a wrapped title. Carries the table it drew."""
+    plt, sns = _pyplot()
+    dashes = dashes or {k: s["dashes"] for k, s in CRITERION_STYLE.items()}
+    hue_order = list(dict.fromkeys(tidy["curve"]))
+    if isinstance(palette, dict):  # the palette's order (the paper's legend order)
+        hue_order = [h for h in palette if h in hue_order]
+    style_order = [k for k in dashes if (tidy["line"] == k).any()]
+    if isinstance(palette, str):
+        palette = dict(zip(hue_order, sns.color_palette(palette, len(hue_order)), strict=True))
+    panels = list(dict.fromkeys(tidy["panel"]))
+    row_order = [r for r in PATTERN_XLABELS if (tidy["row"] == r).any()] if rows else None
+    n_seeds = int(tidy.groupby(["panel", "curve", "line", "x"], dropna=False)["seed"]
+                  .nunique().max()) if "seed" in tidy else 1
+    data = tidy.assign(normalized=tidy["normalized"].astype(float))
+    grid = sns.FacetGrid(data, col="panel", col_order=panels, row="row" if rows else None,
+                         row_order=row_order, height=panel_size, sharex="row", sharey=False,
+                         aspect=max(1.0, 4.5 / (panel_size * len(panels))))
+    grid.map_dataframe(sns.lineplot, x="x", y="normalized", hue="curve", hue_order=hue_order,
+                       palette=palette, style="line", style_order=style_order, dashes=dashes,
+                       marker="s", markersize=4, markeredgewidth=0, linewidth=1.2, legend=False,
+                       errorbar=("ci", 95) if n_seeds > 1 else None, seed=0,
+                       err_kws={"linewidth": 0, "alpha": 0.2})
+    grid.set_titles(template="{col_name}", col_template="{col_name}", size=8)
+    fig = grid.figure
+    for ax, sub in _panel_data(grid, data, panels, row_order):
+        ax.axhline(100, color=DENSE_STYLE["color"], linestyle="--", zorder=2, gid="dense")
+        half = sub["dense_ci"].max()
+        if np.isfinite(half):
+            ax.axhspan(100 - half, 100 + half, color=DENSE_STYLE["color"], alpha=0.1,
+                       linewidth=0, zorder=1, gid="dense_ci")
+        if sub["normalized"].isna().all():
+            ax.text(0.5, 0.5, "no runs", transform=ax.transAxes, ha="center", color="gray")
+        row = sub["row"].iloc[0] if len(sub) else None
+        same_row = data[data["row"] == row] if rows and row is not None else data
+        ticks = same_row.dropna(subset=["x"]).groupby("x")["tick"].agg(
+            lambda t: max(t, key=len))  # shared by the row's panels
+        ax.set_xticks(list(ticks.index), list(ticks), fontsize=7,
+                      rotation=0 if ticks.str.contains("\n").any() else 90)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, color="#dddddd", linewidth=0.5)
+        ax.set_xlabel(xlabel or PATTERN_XLABELS.get(row, "sparsity (%)"), fontsize=8)
+    for ax in grid.axes[:, 0]:
+        ax.set_ylabel(ylabel, fontsize=8)
+    handles = [plt.Line2D([], [], color=palette[h], marker="s", markersize=4, label=h)
+               for h in hue_order]
+    handles += [plt.Line2D([], [], color="gray", label=CRITERION_STYLE.get(k, {}).get("label")
+                           or k, **({"dashes": dashes[k]} if dashes[k] else {}))
+                for k in style_order if len(style_order) > 1]
+    handles += [plt.Line2D([], [], color=DENSE_STYLE["color"], linestyle="--",
+                           label=f"{DENSE_STYLE['label'] if rows else 'dense model'} (= 100)")]
+    if np.isfinite(data["dense_ci"]).any():
+        handles.append(plt.Rectangle((0, 0), 1, 1, color=DENSE_STYLE["color"], alpha=0.1,
+                                     label="dense 95% CI (binomial, test n)"))
+    if n_seeds > 1:
+        handles.append(plt.Rectangle((0, 0), 1, 1, color="gray", alpha=0.25,
+                                     label=f"95% CI over {n_seeds} seeds (bootstrap)"))
+    title += f"; {n_seeds} seeds, mean" if n_seeds > 1 else "; one seed"
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), frameon=False,
+               ncol=min(len(handles), max(2, int(fig.get_figwidth() // 2.2))), fontsize=7)
+    width = max(40, int(fig.get_figwidth() * 14))
+    fig.suptitle("\n".join(textwrap.fill(line, width) for line in title.split("\n")),
+                 fontsize=9)
+    fig.tight_layout()
+    columns = [c for c in TABLE_COLUMNS if c in tidy.columns]
+    table = tidy[columns].sort_values(
+        [c for c in ("panel", "row", "curve", "line", "x", "seed", "run_id") if c in columns],
+        key=lambda c: c.map(hue_order.index) if c.name == "curve" else c, kind="stable")
+    setattr(fig, TABLE_ATTR, table.reset_index(drop=True))
+    return fig
+
+
+def _pyplot() -> tuple[Any, Any]:
+    """matplotlib.pyplot (a non-interactive backend unless one is chosen) and seaborn."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    return plt, sns
+
+
+def _panel_data(grid: Any, data: pd.DataFrame, panels: list[str],
+                row_order: list[str] | None) -> list[tuple[Any, pd.DataFrame]]:
+    """(axes, rows drawn on it) for every panel of ``grid``."""
+    out = []
+    for i, row in enumerate(row_order or [None]):
+        for j, panel in enumerate(panels):
+            mask = data["panel"] == panel
+            if row is not None:
+                mask &= data["row"] == row
+            out.append((grid.axes[i, j], data[mask]))
+    return out
+
+
+def _condition_name(condition: str) -> str:
+    name, _, value = condition.partition("=")
+    return CONDITION_NAMES[name](value) if value and name in CONDITION_NAMES else condition
+
+
+def _condition_order(conditions: Sequence[str] | pd.Series) -> list[str]:
     """Conditions in reading order: numbers ascending (full context last)."""
     def key(c: str) -> tuple[int, float, str]:
         value = c.split("=", 1)[-1]
@@ -279,99 +498,14 @@ def _condition_order(conditions: Sequence[str]) -> list[str]:
     return sorted(set(conditions), key=key)
 
 
-def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float = 2.4,
-                     scale: str = "dense"):
-    """The Task_3 layout for a zero-shot experiment: one panel per (pruning method, pattern),
-    one curve per condition (context length, option count, shots, factoid / mc), each
-    normalized to the dense model under the same condition (= 100); mean over seeds with a
-    min..max band when there are several.
+def _condition_palette(curves: pd.Series) -> dict[str, Any]:
+    """Task_3's Closed Book red and Open Book blue; other conditions an ordered palette."""
+    _, sns = _pyplot()
 
-    Args:
-        df: :func:`~junk_dna.results.collect` table of ONE zero-shot experiment.
-        score: ``"acc"`` or ``"acc_norm"`` (factoid conditions use exact match).
-        panel_size: inches per panel.
-        scale: ``"dense"`` (the paper's: 100 x score / dense) or ``"retention"`` (chance-
-            corrected, the claims' scale: :func:`junk_dna.report.analysis.retention_table`).
-
-    Raises:
-        ValueError: no runs, or no pruned runs with a dense baseline.
-    """
-
-    plt = _pyplot()
-    _check_runs(df, "method", "zero-shot")
-    experiment = str(df["experiment"].iloc[0])
-    norm = scaled(df, scale=scale, score=score)
-    pruned = norm[norm["method"].isin(list(METHOD_LABELS))].dropna(subset=["normalized"])
-    if pruned.empty:
-        raise ValueError(f"no pruned {experiment} runs with a dense baseline")
-    panels = [(m, p) for p in ("unstructured", "nm") for m in METHOD_LABELS
-              if not pruned[(pruned["method"] == m) & (pruned["pattern"] == p)].empty]
-    conditions = _condition_order(pruned["condition"].unique())
-    fig, axes = plt.subplots(1, len(panels), figsize=(panel_size * len(panels) + 0.6,
-                                                      panel_size + 1.3), squeeze=False)
-    for ax, (method, pattern) in zip(axes[0], panels, strict=True):
-        sub = pruned[(pruned["method"] == method) & (pruned["pattern"] == pattern)]
-        _panel_frame(ax, has_runs=True)
-        for i, cond in enumerate(conditions):
-            line = _curve(sub[sub["condition"] == cond], pattern)
-            if not line.empty:
-                scored = sub[sub["condition"] == cond]["score"].iloc[0]
-                label = cond if scored == score else f"{cond} ({scored})"
-                _draw_curve(ax, line, CONDITION_COLORS[i % len(CONDITION_COLORS)],
-                            marker="s", label=label)
-        _x_ticks(ax, sub, pattern)
-        ax.set_title(METHOD_LABELS[method] + (" [N:M]" if pattern == "nm" else ""), fontsize=9)
-        ax.set_xlabel("Sparsity (%)" if pattern == "unstructured" else "N:M (N kept of M)",
-                      fontsize=8)
-        ax.legend(fontsize=6, loc="lower left")
-    axes[0][0].set_ylabel(y_label(scale, score, "\n"), fontsize=8)
-    n_seeds = pruned["seed"].nunique()
-    spread = f"mean over {n_seeds} seeds, band = min..max" if n_seeds > 1 else "one seed"
-    fig.suptitle(f"{ZERO_SHOT_TITLES.get(experiment, experiment)}  model: "
-                 f"{_models_with_caveat(df)}; {spread}", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 0.9))
-    return fig
-
-
-def quantization_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float = 3.2,
-                        scale: str = "dense"):
-    """RTN weight quantization against pruning at matched compression (the paper's v2 claim
-    that quantization does not show the monotonic effect): x = the pruning sparsity with the
-    same weight storage as b-bit weights (``1 - b/16``), one curve per quantization
-    granularity and per pruning method (unstructured), normalized to the dense model
-    (``scale`` as :func:`zero_shot_figure`).
-
-    Raises:
-        ValueError: no quantization runs with a dense baseline.
-    """
-
-    plt = _pyplot()
-    _check_runs(df, "method", "quantization")
-    norm = scaled(df, scale=scale, score=score).dropna(subset=["normalized"])
-    rtn = norm[norm["method"] == "rtn"].copy()
-    if rtn.empty:
-        raise ValueError("no RTN runs with a dense baseline")
-    rtn["x"] = rtn["bits"].astype(int).map(lambda b: 100 * matched_sparsity(b))
-    fig, ax = plt.subplots(figsize=(panel_size + 1.2, panel_size))
-    _panel_frame(ax, has_runs=True)
-    for i, (gran, sub) in enumerate(rtn.groupby("granularity")):
-        stats = seed_summary(sub, ["bits", "x"]).sort_values("x")
-        _draw_curve(ax, stats, CONDITION_COLORS[i], marker="o", linestyle="--",
-                    label=f"RTN {str(gran).replace('_', ' ')}")
-    pruned = norm[norm["method"].isin(list(METHOD_LABELS)) & (norm["pattern"] == "unstructured")]
-    for j, (method, sub) in enumerate(pruned.groupby("method")):
-        line = _curve(sub, "unstructured")
-        _draw_curve(ax, line, CONDITION_COLORS[2 + j], marker="s",
-                    label=f"{METHOD_LABELS[method]} pruning")
-    ticks = sorted(rtn[["x", "bits"]].drop_duplicates().itertuples(index=False))
-    ax.set_xticks([t.x for t in ticks], [f"{t.x:g}%\n{int(t.bits)}b" for t in ticks],
-                  fontsize=7)
-    ax.set_xlabel("equal-storage sparsity / bits per weight", fontsize=8)
-    ax.set_ylabel(y_label(scale, score, " "), fontsize=8)
-    ax.legend(fontsize=7, loc="lower left")
-    ax.set_title(f"Quantization vs. pruning  model: {_models_with_caveat(df)}", fontsize=8)
-    fig.tight_layout()
-    return fig
+    names = list(dict.fromkeys(curves))
+    rest = [c for c in names if c not in CONDITION_COLORS]
+    colors = dict(zip(rest, sns.color_palette(ORDERED_PALETTE, len(rest)), strict=True))
+    return {c: CONDITION_COLORS.get(c, colors.get(c)) for c in names}
 
 
 def _models_with_caveat(df: pd.DataFrame) -> str:
@@ -380,102 +514,3 @@ def _models_with_caveat(df: pd.DataFrame) -> str:
     if caveat is not None and caveat.notna().any():
         models += " (weights went through a 4-bit GGUF: see the caveat in the records)"
     return models
-
-
-def _with_criterion(norm: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the known criteria, with ``criterion`` filled (runs before it existed:
-    magnitude)."""
-    crit = norm["criterion"].fillna("magnitude") if "criterion" in norm else "magnitude"
-    norm = norm.assign(criterion=crit)
-    return norm[norm["criterion"].isin(list(CRITERION_STYLE))]
-
-
-def _by_criterion(sub: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """Magnitude first, then the controls present (drawn as optional curves)."""
-    return [(c, sub[sub["criterion"] == c]) for c in CRITERION_STYLE
-            if (sub["criterion"] == c).any()]
-
-
-def _control_label(name: str, criterion: str) -> str:
-    extra = CRITERION_STYLE[criterion]["label"]
-    return f"{name}, {extra}" if extra else name
-
-
-def _pattern_xlabels(axes: Any, col: int) -> None:
-    """The x-axis labels of the unstructured row and the N:M row, under column ``col``."""
-    axes[0][col].set_xlabel("Unstructured sparsity (%)", fontsize=9)
-    axes[1][col].set_xlabel("N:M sparsity (N kept of M)", fontsize=9)
-
-
-def _models_and_seeds(df: pd.DataFrame, norm: pd.DataFrame) -> tuple[str, str]:
-    """For a figure's title: the models of its runs, and how the seeds are summarized."""
-    n_seeds = norm["seed"].nunique() if len(norm) else 0
-    spread = f"mean over {n_seeds} seeds, band = min..max" if n_seeds > 1 else "one seed"
-    return ", ".join(sorted(map(str, df["model"].unique()))), spread
-
-
-def _check_runs(df: pd.DataFrame, column: str, what: str) -> None:
-    """Raises ValueError when the table holds no ``what`` runs (no ``column``)."""
-    if df.empty or column not in df.columns:
-        raise ValueError(f"no {what} runs in the table: run a sweep first")
-
-
-def _pyplot():
-    """matplotlib.pyplot on a non-interactive backend unless one is already chosen."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _panel_frame(ax, *, has_runs: bool) -> bool:
-    """Dense = 100 line, grid and tick size; a 'no runs' note when empty. Returns has_runs."""
-    ax.axhline(100, **{k: v for k, v in DENSE_STYLE.items() if k != "label"}, zorder=3)
-    ax.grid(True, color="#cccccc", linewidth=0.5)
-    ax.tick_params(labelsize=7)
-    if not has_runs:
-        ax.text(0.5, 0.5, "no runs", transform=ax.transAxes, ha="center", va="center",
-                color="gray")
-    return has_runs
-
-
-def _draw_curve(ax, line: pd.DataFrame, color: str | None = None, **style) -> None:
-    """One seed-summarized curve (x, mean) with a min..max band when seeds > 1."""
-    ax.plot(line["x"], line["mean"], color=color, markersize=3, linewidth=1.2, **style)
-    if (line["count"] > 1).any():
-        ax.fill_between(line["x"], line["min"], line["max"], color=color, alpha=0.15,
-                        linewidth=0)
-
-
-def _curve(sub: pd.DataFrame, pattern: str) -> pd.DataFrame:
-    """Seed summary of one curve with its x positions (sparsity % or N:M sparsity)."""
-    if sub.empty:
-        return sub
-    xcol = "sparsity" if pattern == "unstructured" else "nm"
-    stats = seed_summary(sub, [xcol])
-    stats["x"] = (stats[xcol].astype(float) * 100 if pattern == "unstructured"
-                  else stats[xcol].map(_nm_sparsity))
-    return stats.sort_values("x")
-
-
-def _x_ticks(ax, sub: pd.DataFrame, pattern: str) -> None:
-    if pattern == "unstructured":
-        ticks = sorted(sub["sparsity"].astype(float).unique() * 100)
-        ax.set_xticks(ticks, [f"{t:g}" for t in ticks], rotation=90)
-    else:
-        order = sorted(sub["nm"].unique(), key=_nm_sparsity)
-        ax.set_xticks([_nm_sparsity(v) for v in order], order, rotation=90)
-
-
-def save(fig, path_stem: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
-    """Save ``fig`` as ``path_stem.<fmt>`` for each format (folders created); returns paths."""
-    stem = Path(path_stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=150 if fmt == "png" else None, bbox_inches="tight")
-        out.append(path)
-    return out

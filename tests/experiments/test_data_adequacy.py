@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from junk_dna.experiments import get_experiment
-from junk_dna.report.plots import data_adequacy_figure
+from junk_dna.report.plots import data_adequacy_figure, figure_table
 from junk_dna.runs.presets import expand_preset, load_preset, preset_names
 
 
@@ -48,10 +48,14 @@ def _table() -> pd.DataFrame:
 
 def test_one_curve_per_fraction_normalized_to_its_own_dense_model():
     fig = data_adequacy_figure(_table())
-    ax = fig.axes[0]  # unstructured row, the only task
-    curves = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()[1:]}
-    assert set(curves) == {"100% data", "25% data"}
-    assert curves["100% data"][-1] == pytest.approx(90.0)  # 0.8 * 0.9 / 0.8
-    assert curves["25% data"][-1] == pytest.approx(70.0)  # normalized to 0.6, not 0.8
+    table = figure_table(fig)  # what the figure draws
+    last = table[(table["row"] == "unstructured") & (table["x"] == 90)].set_index("curve")
+    assert set(table["curve"]) == {"100% data", "25% data"}
+    assert last.loc["100% data", "normalized"] == pytest.approx(90.0)  # 0.8 * 0.9 / 0.8
+    assert last.loc["25% data", "normalized"] == pytest.approx(70.0)  # to 0.6, not 0.8
+    lines = [line for line in fig.axes[0].get_lines() if line.get_gid() != "dense"]
+    assert sorted(line.get_ydata()[-1] for line in lines) == pytest.approx([70.0, 90.0])
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["25% data", "100% data"]  # the ordered palette, smallest first
     with pytest.raises(ValueError, match="no data_adequacy runs"):
         data_adequacy_figure(pd.DataFrame())

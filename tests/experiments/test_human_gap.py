@@ -173,9 +173,11 @@ def test_task4_figure_draws_one_panel_per_pair(tmp_path):
     fig = plots.human_gap_figure(runs, [("phys/concepts", "piqa", "csqa"),
                                         ("sent/phys", "sst2", "piqa")])
     axes = fig.axes
-    assert len(axes) == 4  # 2 rows x 2 pairs
-    labels = [t.get_text() for t in axes[0].get_legend().get_texts()]
-    assert labels[0].startswith("PIQA (easy") and labels[1].startswith("CSQA (hard")
+    assert len(axes) == 2  # 2 pairs x the patterns present (unstructured only)
+    title = axes[0].get_title()  # the pair's easy and hard task, in the panel's title
+    assert title.startswith("phys/concepts\nPIQA (easy, gap") and "\nCSQA (hard" in title
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == [plots.PAIR_STYLE["easy"]["label"], plots.PAIR_STYLE["hard"]["label"]]
     paths = plots.save(fig, tmp_path / "human_gap")
     assert all(p.stat().st_size > 0 for p in paths)
     with pytest.raises(ValueError, match="no pair"):
@@ -191,13 +193,14 @@ def test_control_runs_are_optional_curves_in_the_task4_and_task1_figures():
         criterion="random", run_id=lambda d: d["run_id"] + "r", value=lambda d: d["value"] / 2)
     both = pd.concat([runs, control], ignore_index=True)
     fig = plots.human_gap_figure(both, [("s/c", "sst2", "csqa")])
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert len(labels) == 4 and sum("random mask (control)" in t for t in labels) == 2
-    styles = {line.get_linestyle() for line in fig.axes[0].get_lines()}
-    assert ":" in styles  # the control is dotted, the magnitude curves solid
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "random mask (control)" in labels and "magnitude" in labels
+    styles = [line.get_linestyle() for line in fig.axes[0].get_lines()
+              if line.get_gid() != "dense"]
+    assert sorted(styles) == ["-", "-", "--", "--"]  # controls dashed, magnitude solid
     without = plots.human_gap_figure(runs, [("s/c", "sst2", "csqa")])
-    assert len(without.axes[0].get_legend().get_texts()) == 2
+    assert "random mask (control)" not in [t.get_text() for t in without.legends[0].get_texts()]
     adequacy = both.assign(experiment="data_adequacy")
     fig = plots.data_adequacy_figure(adequacy[adequacy["task"] == "sst2-embedded"])
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["100% data", "100% data, random mask (control)"]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:3] == ["100% data", "magnitude", "random mask (control)"]

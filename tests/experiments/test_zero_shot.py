@@ -180,8 +180,8 @@ def test_zero_shot_and_quantization_figures_render(tmp_path):
                                                                        "context=0")})
     fig = plots.zero_shot_figure(table)
     assert len(fig.axes) == 2  # magnitude, wanda (unstructured)
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
-        "context=0", "context=full"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()][:2] == [
+        "Closed Book", "Open Book"]
     plots.save(fig, tmp_path / "context_length")
     rows = []
     base = {"experiment": "quantization", "model": "m", "task": "arc_easy", "seed": 0,
@@ -196,8 +196,9 @@ def test_zero_shot_and_quantization_figures_render(tmp_path):
         rows.append({**base, "run_id": f"p{s}", "method": "magnitude", "bits": None,
                      "granularity": None, "pattern": "unstructured", "sparsity": s, "value": y})
     fig = plots.quantization_figure(pd.DataFrame(rows))
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["RTN per channel", "Magnitude pruning"]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["RTN per channel", "Magnitude pruning"]
+    assert set(plots.figure_table(fig)["line"]) == {"quantization", "pruning"}
     plots.save(fig, tmp_path / "quantization")
 
 

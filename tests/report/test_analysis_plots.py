@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import io
 import math
+import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from matplotlib.collections import PolyCollection
 
 from junk_dna.report.analysis import normalize_to_dense, seed_summary
-from junk_dna.report.plots import save, true_gem_figure
+from junk_dna.report.plots import (
+    NothingToDraw,
+    data_adequacy_figure,
+    figure_table,
+    render,
+    save,
+    table_csv,
+    true_gem_figure,
+    zero_shot_figure,
+)
+from junk_dna.results import collect
 
 
 def _rows():
@@ -56,9 +70,9 @@ def test_control_runs_are_separate_curves_not_mixed_in():
     control["run_id"] += "-random"
     control["value"] = control["value"] * 0 + 0.1  # far below every magnitude run
     fig = true_gem_figure(pd.concat([df, control], ignore_index=True))
-    lines = fig.axes[0].get_lines()[1:]  # [0] is the dense line at 100
-    styles = sorted(line.get_linestyle() for line in lines)
-    assert styles == ["-", "-", "-", ":"]  # 3 magnitude modes + 1 random control
+    lines = [line for line in fig.axes[0].get_lines() if line.get_gid() != "dense"]
+    styles = sorted(line.get_linestyle() != "-" for line in lines)
+    assert styles == [False, False, False, True]  # 3 magnitude modes + 1 dashed random control
     solid_min = min(min(line.get_ydata()) for line in lines if line.get_linestyle() == "-")
     assert solid_min == pytest.approx(50.0)  # the control did not pull a magnitude curve down
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
@@ -69,8 +83,8 @@ def test_true_gem_figure_has_the_paper_layout(tmp_path):
     fig = true_gem_figure(_rows())
     assert len(fig.axes) == 2  # 2 rows x 1 panel (one task, one fraction)
     assert "SST-2" in fig.axes[0].get_title() and "100% data" in fig.axes[0].get_title()
-    lines = fig.axes[0].get_lines()
-    ys = sorted(y for line in lines[1:] for y in line.get_ydata())
+    lines = [line for line in fig.axes[0].get_lines() if line.get_gid() != "dense"]
+    ys = sorted(y for line in lines for y in line.get_ydata())
     assert ys[0] == pytest.approx(50.0) and not any(math.isnan(y) for y in ys)
     paths = save(fig, tmp_path / "fig" / "true_gem")
     assert all(p.stat().st_size > 1000 for p in paths)
@@ -88,3 +102,60 @@ def test_figures_take_the_retention_scale(tmp_path):
     assert "chance = 0" in y_label("retention", "acc")
     with pytest.raises(ValueError, match="scale"):
         true_gem_figure(_rows(), scale="percent")
+
+
+PILOT = Path(__file__).resolve().parents[2] / "pilot_runs"
+
+
+def _copy(names: list[str], root: Path, dense_only: bool = False) -> Path:
+    """The pilot records of experiments ``names`` copied under ``root`` (dense runs only:
+    folders whose name has no pattern)."""
+    for name in names:
+        for run in sorted((PILOT / name).iterdir()):
+            if run.is_dir() and not run.name.startswith(".") and not (
+                    dense_only and "unstructured" in run.name):
+                shutil.copytree(run, root / name / run.name)
+    return root
+
+
+def test_figure_csv_is_byte_identical_from_a_copy_of_the_records(tmp_path):
+    """The table behind a figure: same records in another folder, same bytes; no path."""
+    texts = []
+    for where in ("a", "b/deeper/still"):
+        root = _copy(["data_adequacy"], tmp_path / where)
+        fig = data_adequacy_figure(collect(root))
+        paths = save(fig, tmp_path / where / "figs" / "data_adequacy")
+        assert [p.suffix for p in paths] == [".png", ".pdf", ".csv"]
+        texts.append(paths[-1].read_bytes())
+    assert texts[0] == texts[1]
+    table = pd.read_csv(io.BytesIO(texts[0]))
+    assert str(tmp_path) not in texts[0].decode() and "run_dir" not in table.columns
+    assert {"run_id", "seed", "x", "normalized", "dense_ci"} <= set(table.columns)
+    assert set(table["seed"]) == {41, 42} and table["normalized"].notna().all()
+    assert texts[1] == table_csv(figure_table(fig)).encode()
+
+
+def test_seed_band_and_dense_band_are_drawn_with_several_seeds(tmp_path):
+    fig = data_adequacy_figure(collect(_copy(["data_adequacy"], tmp_path)))
+    ax = fig.axes[0]
+    seed_bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(seed_bands) == 1  # one per data fraction: the pilot's 25 %
+    dense_bands = [p for p in ax.patches if p.get_gid() == "dense_ci"]
+    assert len(dense_bands) == 1
+    low, high = dense_bands[0].get_y(), dense_bands[0].get_y() + dense_bands[0].get_height()
+    assert low < 100 < high and high - 100 == pytest.approx(100 - low)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "95% CI over 2 seeds (bootstrap)" in labels
+    assert "dense 95% CI (binomial, test n)" in labels
+
+
+def test_a_dense_only_zero_shot_experiment_is_skipped_not_a_crash(tmp_path, capsys):
+    runs = collect(_copy(["kshot"], tmp_path / "runs", dense_only=True))
+    assert set(runs["method"]) == {"dense"}
+    with pytest.raises(NothingToDraw, match="no pruned kshot runs with a dense baseline"):
+        zero_shot_figure(runs)
+    assert render("kshot", runs, tmp_path / "figs") is None
+    assert render("true_gem", runs, tmp_path / "figs") is None
+    out = capsys.readouterr().out
+    assert "kshot: figure skipped" in out and "true_gem: no runs" in out
+    assert not (tmp_path / "figs").exists()
