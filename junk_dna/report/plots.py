@@ -42,7 +42,7 @@ MODE_STYLE: dict[str, dict[str, str]] = {
 DENSE_STYLE = {"label": "Dense Transfer", "color": "#e02020", "linestyle": "--"}
 #: Controls the paper lacks, drawn as optional curves in each curve's colour (dash pattern).
 CRITERION_STYLE: dict[str, dict[str, Any]] = {
-    "magnitude": {"dashes": "", "label": ""},
+    "magnitude": {"dashes": "", "label": "magnitude (the paper's mask)"},
     "random": {"dashes": (1, 1.5), "label": "random mask (control)"},
     "largest": {"dashes": (4, 1.5, 1, 1.5), "label": "largest pruned (control)"},
 }
@@ -74,7 +74,7 @@ PATTERN_XLABELS = {"unstructured": "Unstructured sparsity (%)",
 ORDERED_PALETTE = "crest"
 Z95 = 1.959963984540054
 TABLE_ATTR = "junk_dna_table"
-#: Columns of a figure's CSV, in this order (those present).
+#: Columns of a figure's CSV, in this order (those the experiment's runs fill).
 TABLE_COLUMNS = (
     "experiment", "model", "task", "data_fraction", "mode", "method", "bits", "granularity",
     "pattern", "sparsity", "nm", "criterion", "condition", "score", "metric", "seed", "run_id",
@@ -430,8 +430,8 @@ def _facets(tidy: pd.DataFrame, title: str, *, palette: Any, ylabel: str, panel_
         ax.set_ylabel(ylabel, fontsize=8)
     handles = [plt.Line2D([], [], color=palette[h], marker="s", markersize=4, label=h)
                for h in hue_order]
-    handles += [plt.Line2D([], [], color="gray", label=CRITERION_STYLE.get(k, {}).get("label")
-                           or k, **({"dashes": dashes[k]} if dashes[k] else {}))
+    handles += [plt.Line2D([], [], color="gray", label=CRITERION_STYLE.get(k, {}).get("label", k),
+                           **({"dashes": dashes[k]} if dashes[k] else {}))
                 for k in style_order if len(style_order) > 1]
     handles += [plt.Line2D([], [], color=DENSE_STYLE["color"], linestyle="--",
                            label=f"{DENSE_STYLE['label'] if rows else 'dense model'} (= 100)")]
@@ -448,7 +448,8 @@ def _facets(tidy: pd.DataFrame, title: str, *, palette: Any, ylabel: str, panel_
     fig.suptitle("\n".join(textwrap.fill(line, width) for line in title.split("\n")),
                  fontsize=9)
     fig.tight_layout()
-    columns = [c for c in TABLE_COLUMNS if c in tidy.columns]
+    columns = [c for c in TABLE_COLUMNS if c in tidy.columns and (  # the experiment's own
+        tidy[c].notna().any() or c in ("n", "chance", "normalized", "dense_ci"))]
     table = tidy[columns].sort_values(
         [c for c in ("panel", "row", "curve", "line", "x", "seed", "run_id") if c in columns],
         key=lambda c: c.map(hue_order.index) if c.name == "curve" else c, kind="stable")

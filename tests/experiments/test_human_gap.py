@@ -194,7 +194,7 @@ def test_control_runs_are_optional_curves_in_the_task4_and_task1_figures():
     both = pd.concat([runs, control], ignore_index=True)
     fig = plots.human_gap_figure(both, [("s/c", "sst2", "csqa")])
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "random mask (control)" in labels and "magnitude" in labels
+    assert "random mask (control)" in labels and "magnitude (the paper's mask)" in labels
     styles = [line.get_linestyle() for line in fig.axes[0].get_lines()
               if line.get_gid() != "dense"]
     assert sorted(styles) == ["-", "-", "--", "--"]  # controls dashed, magnitude solid
@@ -203,4 +203,4 @@ def test_control_runs_are_optional_curves_in_the_task4_and_task1_figures():
     adequacy = both.assign(experiment="data_adequacy")
     fig = plots.data_adequacy_figure(adequacy[adequacy["task"] == "sst2-embedded"])
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels[:3] == ["100% data", "magnitude", "random mask (control)"]
+    assert labels[:3] == ["100% data", "magnitude (the paper's mask)", "random mask (control)"]

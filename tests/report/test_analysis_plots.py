@@ -159,3 +159,18 @@ def test_a_dense_only_zero_shot_experiment_is_skipped_not_a_crash(tmp_path, caps
     out = capsys.readouterr().out
     assert "kshot: figure skipped" in out and "true_gem: no runs" in out
     assert not (tmp_path / "figs").exists()
+
+
+def test_a_runs_folder_with_one_experiment_draws_only_its_figure(tmp_path, capsys):
+    """What the figures notebook does for every experiment, over the pilot's true_gem only."""
+    from junk_dna.experiments.zero_shot import EXPERIMENT_DEFAULTS
+
+    runs = collect(_copy(["true_gem"], tmp_path / "runs"))
+    drawn = {name: render(name, runs, tmp_path / "figs", which="last")
+             for name in ("true_gem", "data_adequacy", "human_gap")}
+    drawn |= {name: render(name, runs, tmp_path / "figs") for name in EXPERIMENT_DEFAULTS}
+    assert [name for name, fig in drawn.items() if fig is not None] == ["true_gem"]
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
+        "true_gem.csv", "true_gem.pdf", "true_gem.png"]
+    out = capsys.readouterr().out
+    assert all(f"{name}: no runs" in out for name in drawn if name != "true_gem")
