@@ -59,6 +59,7 @@ def test_smoke_sweeps_then_figures_from_the_real_notebooks(tmp_path):
     for name in ("true_gem", "data_adequacy", "human_gap", "context_length", "quantization"):
         for ext in ("png", "pdf"):
             assert (figs / f"{name}.{ext}").stat().st_size > 10_000
+        assert (figs / f"{name}.csv").read_text().startswith("experiment,model,")
     claims = (figs / "claims.md").read_text()
     for setting in ("true_gem", "data_adequacy", "human_gap", "context_length", "quantization"):
         assert f"## Setting: {setting}" in claims

@@ -362,7 +362,7 @@ def _tidy(df: pd.DataFrame, column: str, what: str, *, scale: str, which: str = 
     p, n = pruned["dense_value"].astype(float), pruned["n"].astype(float)
     scored = pruned["score"] if "score" in pruned else pruned["metric"]
     spread = 100 * Z95 * np.sqrt(p * (1 - p) / n).where(scored.isin(BINOMIAL))
-    pruned["dense_ci"] = spread / (p - pruned["chance"] if scale == "retention" else p)
+    pruned["dense_ci"] = spread / (p - pruned["chance"] if scale == "retention" else p).abs()
     nm = pruned.get("pattern", pd.Series(index=pruned.index, dtype=object)) == "nm"
     pruned["x"] = np.where(nm, pruned.get("nm", pd.Series(index=pruned.index)).map(_nm_sparsity),
                            pd.to_numeric(pruned.get("sparsity"), errors="coerce") * 100)
@@ -416,7 +416,7 @@ def _facets(tidy: pd.DataFrame, title: str, *, palette: Any, ylabel: str, panel_
             ax.axhspan(100 - half, 100 + half, color=DENSE_STYLE["color"], alpha=0.1,
                        linewidth=0, zorder=1, gid="dense_ci")
         if sub["normalized"].isna().all():
-            ax.text(0.5, 0.5, "no runs", transform=ax.transAxes, ha="center", color="gray")
+            ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", color="gray")
         row = sub["row"].iloc[0] if len(sub) else None
         same_row = data[data["row"] == row] if rows and row is not None else data
         ticks = same_row.dropna(subset=["x"]).groupby("x")["tick"].agg(
