@@ -21,21 +21,10 @@ from junk_dna.runs.presets import (
     preset_names,
     varying_keys,
 )
-from tests.runs.helpers import experiment_resolver, write_preset
+from tests.runs.helpers import GRID, experiment_resolver, write_preset
 
 pytestmark = pytest.mark.usefixtures("sleepy_plugin")  # tests/conftest.py
 
-
-GRID = """
-description: a grid
-jobs: 2
-base: {sleep: 0.0}
-axes: {x: [1, 2]}
-blocks:
-  - {mode: [dense], level: [0.1, 0.2]}
-  - {mode: [sparse], level: [0.1, 0.3]}
-  - {mode: [sparse, dense], level: [0.1]}
-"""
 
 
 def test_expand_product_union_dedupe_and_normalization(tmp_path: Path) -> None:
