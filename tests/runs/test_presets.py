@@ -201,3 +201,21 @@ def test_bad_plugin_raises_import_error_naming_it(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ImportError, match="no_such_plugin_xyz"):
         get_experiment("sleepy")
     assert main(["sweep", "sleepy", "--preset", "x.yaml", "--dry-run"]) == 2
+
+
+def test_every_committed_preset_asks_for_at_most_the_questions_its_tasks_have() -> None:
+    """Validation checks every zero-shot run's question count against its tasks' sizes
+    (conditions.ConditionRunner.check_sizes); every committed preset passes it."""
+    from junk_dna.runs.presets import list_experiments, presets_file
+
+    built_in = [e for e in list_experiments() if presets_file(e).is_file()]  # not plugins
+    assert len(built_in) == 8
+    for experiment in built_in:
+        names = preset_names(experiment)
+        assert {"smoke", "default", "paper"} <= set(names)
+        for name in names:
+            assert expand_preset(experiment, load_preset(experiment, name), check_hub=False)
+    # the decisive zero-shot presets (offset 150 + 250 questions) are among them
+    for experiment in ("option_count", "kshot", "context_length", "quantization"):
+        runs = expand_preset(experiment, load_preset(experiment, "default"), check_hub=False)
+        assert {(r.params["offset"], r.params["n_questions"]) for r in runs} == {(150, 250)}
