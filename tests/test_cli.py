@@ -115,3 +115,30 @@ def test_results_writes_the_tidy_table_portably(tmp_path: Path,
     (tmp_path / "empty").mkdir()
     assert main(["results", "--runs-dir", str(tmp_path / "empty")]) == 2
     assert "no finished runs" in capsys.readouterr().err
+
+
+def test_a_preset_asking_for_more_questions_than_a_task_has_exits_2_in_a_dry_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The factoid_vs_mc paper preset as it was (n_questions 2000 also for ARC-Easy's 570
+    questions) is refused by --dry-run, naming the experiment, the task and both counts."""
+    preset = tmp_path / "old_paper.yaml"
+    preset.write_text(
+        "description: the factoid_vs_mc paper preset before the fix\n"
+        "base: {model: lmsys/vicuna-7b-v1.3, dtype: float16, device_map: auto, task: triviaqa,\n"
+        "       mc_task: arc_easy, n_questions: 2000, conditions: [mc, factoid],\n"
+        "       max_new_tokens: 32, calibration: c4, n_calibration: 128,\n"
+        "       calibration_seqlen: 2048}\n"
+        "axes: {seed: [0]}\n"
+        "blocks:\n"
+        "  - {method: [dense]}\n"
+        "  - {method: [magnitude, wanda, sparsegpt], pattern: [unstructured],\n"
+        "     sparsity: [0.1, 0.5]}\n", encoding="utf-8")
+    assert main(["sweep", "factoid_vs_mc", "--preset", str(preset), "--dry-run",
+                 "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert ("experiment 'factoid_vs_mc': task 'arc_easy' has 570 questions, but a run asks "
+            "for 2000 (n_questions 2000)") in err
+    assert "Traceback" not in err and not (tmp_path / "runs").exists()
+    # the committed paper preset passes
+    assert main(["sweep", "factoid_vs_mc", "--preset", "paper", "--dry-run",
+                 "--runs-dir", str(tmp_path / "runs")]) == 0

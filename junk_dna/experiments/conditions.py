@@ -23,6 +23,9 @@ from junk_dna.data import qa_tasks
 from junk_dna.data.qa_tasks import QATaskSpec, format_prompt, get_qa_task
 
 MAX_SHOTS = 5
+#: Questions the k-shot experiment sets aside as its few-shot pool, loaded beyond
+#: ``n_questions`` (after ``offset``).
+KSHOT_POOL = 5 * MAX_SHOTS
 
 
 class Scorer:
@@ -121,6 +124,9 @@ class ConditionRunner:
         run: loads the questions and scores every condition of ``cfg`` with a :class:`Scorer`.
         check: raises ValueError for one bad condition (``None``: no conditions taken).
         needs_mc_task: the run also scores ``mc_task`` (factoid vs multiple choice).
+        pool: questions of ``task`` loaded beyond ``n_questions`` (a few-shot pool).
+        support_only: a multiple-choice ``task`` is loaded with ``support_only`` (only the
+            questions with a support passage).
     """
 
     experiment: str
@@ -130,6 +136,8 @@ class ConditionRunner:
     run: Callable[[Scorer, Any], None]
     check: Callable[[Any, QATaskSpec], None] | None = None
     needs_mc_task: bool = False
+    pool: int = 0
+    support_only: bool = False
 
     def check_task(self, cfg: Any) -> QATaskSpec:
         """The run's task spec, checked against :attr:`task_kinds` (and ``mc_task``).
@@ -146,6 +154,37 @@ class ConditionRunner:
             raise ValueError(f"{self.experiment} needs mc_task, a multiple-choice task; got "
                              f"{cfg.mc_task!r}")
         return spec
+
+    def check_sizes(self, cfg: Any) -> None:
+        """Check, before any data or model is loaded, that every task the run reads has the
+        questions it asks for: ``n_questions + offset`` (+ :attr:`pool` for ``task``), from
+        the task table (:func:`junk_dna.data.qa_tasks.available_questions`). A hub-only task
+        (``triviaqa_rc``) is skipped: its size is known only once it is downloaded, and
+        :func:`junk_dna.data.qa_tasks.load_factoid` checks it then.
+
+        Raises:
+            ValueError: naming the experiment, the task, the number asked (and its parts)
+                and the number the task has; or ``support_only`` on a task without passages.
+        """
+        loads = [(cfg.task, self.pool,
+                  self.support_only and get_qa_task(cfg.task).kind == "mc")]
+        if self.needs_mc_task and cfg.mc_task is not None:
+            loads.append((cfg.mc_task, 0, False))
+        for task, pool, support_only in loads:
+            available = qa_tasks.available_questions(task, support_only=support_only)
+            if available is None:  # hub only: checked when loaded
+                continue
+            asked = cfg.n_questions + cfg.offset + pool
+            if asked <= available:
+                continue
+            parts = [f"n_questions {cfg.n_questions}"]
+            parts += [f"offset {cfg.offset}"] if cfg.offset else []
+            parts += [f"few-shot pool {pool}"] if pool else []
+            which = " with a support passage" if support_only else ""
+            raise ValueError(
+                f"experiment {self.experiment!r}: task {task!r} has {available} "
+                f"questions{which}, but a run asks for {asked} ({' + '.join(parts)}); "
+                f"n_questions + offset must be at most {available - pool} for {task!r}")
 
     def check_conditions(self, conditions: Any, spec: QATaskSpec) -> None:
         """Raises ValueError naming a bad list of conditions or a bad condition."""
@@ -218,7 +257,7 @@ def run_context_length(scorer: Scorer, cfg: Any) -> None:
                                      tokenizer=scorer.tokenizer) for q in facts]
             scorer.score_factoid(facts, prompts, context_label(c))
         return
-    qs = load_mc(cfg, support_only=True)
+    qs = load_mc(cfg, support_only=CONTEXT_LENGTH.support_only)
     scorer.info["n_questions"] = len(qs)
     for c in cfg.conditions:
         scorer.score_mc(formatted(qs, "mc_open", context_tokens=c, tokenizer=scorer.tokenizer),
@@ -228,7 +267,7 @@ def run_context_length(scorer: Scorer, cfg: Any) -> None:
 CONTEXT_LENGTH = ConditionRunner(
     experiment="context_length", defaults={"task": "sciq", "conditions": [None, 32, 0]},
     task_kinds=("mc", "factoid"), label=context_label, run=run_context_length,
-    check=check_context)
+    check=check_context, support_only=True)
 
 
 # --------------------------------------------------------------------------- option_count
@@ -289,9 +328,8 @@ def check_shots(condition: Any, spec: QATaskSpec) -> None:
 
 def run_kshot(scorer: Scorer, cfg: Any) -> None:
     """k solved examples from a pool set aside (the shots for k are a prefix of k+1's)."""
-    pool_size = 5 * MAX_SHOTS
-    qs = load_mc(cfg, extra=pool_size)
-    qs, pool = qa_tasks.split_pool(qs, pool_size, seed=cfg.seed)
+    qs = load_mc(cfg, extra=KSHOT_POOL)
+    qs, pool = qa_tasks.split_pool(qs, KSHOT_POOL, seed=cfg.seed)
     scorer.info.update(n_questions=len(qs), pool=len(pool))
     for c in cfg.conditions:
         contexts = [qa_tasks.fewshot_prompt(q, pool, c, cfg.seed, "mc") for q in qs]
@@ -300,7 +338,8 @@ def run_kshot(scorer: Scorer, cfg: Any) -> None:
 
 KSHOT = ConditionRunner(
     experiment="kshot", defaults={"task": "arc_easy", "conditions": [0, 1, 3]},
-    task_kinds=("mc",), label=lambda c: f"shots={c}", run=run_kshot, check=check_shots)
+    task_kinds=("mc",), label=lambda c: f"shots={c}", run=run_kshot, check=check_shots,
+    pool=KSHOT_POOL)
 
 
 # --------------------------------------------------------------------------- factoid_vs_mc

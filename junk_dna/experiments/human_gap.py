@@ -4,10 +4,12 @@
 ``gap = (human - dense) / human`` with the human score published for the task
 (:mod:`junk_dna.data.human_scores`) and the dense score measured by this experiment's own dense
 runs. Tasks come in pairs of one kind (single sentence, sentence similarity, inference,
-commonsense); which task of a pair is the "hard" one is decided by the computed gaps, not
-typed in. Each run is one fine-tune with the protocol of
-:mod:`junk_dna.experiments.true_gem` (same parameters, same record), restricted to dense and
-sparse transfer, on a sequence-classification or a multiple-choice task.
+commonsense); which task of a pair is the "hard" one is the paper's fixed label
+(:data:`junk_dna.report.claims.HUMAN_GAP_PAIRS`, which the claims and the figure use), and
+the computed gaps are shown beside it (a disagreement is reported). Each run is one
+fine-tune with the protocol of :mod:`junk_dna.experiments.true_gem` (same parameters, same
+record), restricted to dense and sparse transfer, on a sequence-classification or a
+multiple-choice task.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from junk_dna.models.encoders import resolve_model
 
 MODES: tuple[str, ...] = ("dense", "sparse")
 
-#: Task pairs: (panel label, first task, second task), by base task name. The paper's four
+#: Task pairs: (panel label, easy task, hard task), by base task name, as labelled in
+#: :data:`junk_dna.report.claims.HUMAN_GAP_PAIRS`. The paper's four
 #: pairs of one kind first; then the embedded default's pair, which crosses kinds because the
 #: offline data holds no hard single-sentence task and MiniLM stays at chance on the offline
 #: PIQA and WinoGrande (README: "Setting 4"); then a commonsense pair for larger models.

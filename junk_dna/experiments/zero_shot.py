@@ -168,7 +168,9 @@ class ZeroShotConfig:
 
 
 def _validate_config(cfg: ZeroShotConfig) -> None:
-    """Every check that needs no model and no data (cheap; runs on construction).
+    """Every check that needs no model and no data (cheap; runs on construction, so also in
+    every sweep's validation and ``--dry-run``): among them, the questions each task must
+    hold (:meth:`~junk_dna.experiments.conditions.ConditionRunner.check_sizes`).
 
     Raises:
         ValueError: naming the bad value and the allowed ones.
@@ -198,6 +200,7 @@ def _validate_config(cfg: ZeroShotConfig) -> None:
                            cfg.group_size if cfg.group_size is not None else 128)
     runner = get_conditions(cfg.experiment)
     runner.check_conditions(cfg.conditions, runner.check_task(cfg))
+    runner.check_sizes(cfg)
 
 
 def validate_for(experiment: str):

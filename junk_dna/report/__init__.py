@@ -53,8 +53,9 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ],
     "analysis": [
         "PRUNING_COLUMNS", "NON_PARAM_COLUMNS", "main_metric_rows", "baseline_keys",
-        "normalize_to_dense", "seed_summary", "human_gap_table", "easy_hard_pairs", "split_metric",
-        "normalize_zero_shot", "SCALES", "RETENTION_COLUMNS", "retention_table", "scaled"
+        "normalize_to_dense", "seed_summary", "human_gap_table", "easy_hard_pairs", "pair_gaps",
+        "gap_disagreements", "split_metric", "normalize_zero_shot", "SCALES", "RETENTION_COLUMNS",
+        "retention_table", "scaled"
     ],
     "claims.constants": [
         "EXPERIMENT", "SETTINGS", "FINETUNE_SETTINGS", "ZERO_SHOT_SETTINGS", "CLAIM_A", "CLAIM_B",

@@ -142,24 +142,51 @@ def human_gap_table(df: pd.DataFrame, *, which: str = "last") -> pd.DataFrame:
 def easy_hard_pairs(
     gaps: pd.DataFrame, pairs: Sequence[tuple[str, str, str]],
 ) -> list[tuple[str, str, str]]:
-    """The pairs whose two tasks both appear in ``gaps``, ordered (label, easy, hard).
+    """The pairs whose two tasks both appear in ``gaps``, with their FIXED labels.
 
     Args:
         gaps: a :func:`human_gap_table` (one model and data fraction).
-        pairs: (label, task, task) by base task name, e.g.
-            :data:`junk_dna.experiments.human_gap.PAIRS`.
+        pairs: (label, easy task, hard task) by base task name, e.g.
+            :data:`junk_dna.report.claims.HUMAN_GAP_PAIRS` (the paper's labels).
 
     Returns:
-        For each pair present, the task with the smaller computed gap first (the "easy"
-        one), as the task names used in ``gaps`` (hub or embedded).
+        For each pair present, (label, easy, hard) as the task names used in ``gaps`` (hub
+        or embedded), in the order ``pairs`` gives: never re-ordered by the computed gaps
+        (:func:`pair_gaps` shows those beside, and whether they agree).
     """
-    by_base = {base_task(t): (t, g) for t, g in zip(gaps["task"], gaps["gap"], strict=True)}
-    found = []
-    for label, a, b in pairs:
-        if a in by_base and b in by_base:
-            (ta, ga), (tb, gb) = by_base[a], by_base[b]
-            found.append((label, ta, tb) if ga <= gb else (label, tb, ta))
-    return found
+    by_base = {base_task(t): t for t in gaps["task"]}
+    return [(label, by_base[easy], by_base[hard]) for label, easy, hard in pairs
+            if easy in by_base and hard in by_base]
+
+
+def pair_gaps(gaps: pd.DataFrame, pairs: Sequence[tuple[str, str, str]]) -> pd.DataFrame:
+    """The computed human-model gaps of each pair present, beside its fixed labels.
+
+    Args:
+        gaps: a :func:`human_gap_table` (one model and data fraction).
+        pairs: (label, easy task, hard task) by base task name (see :func:`easy_hard_pairs`).
+
+    Returns:
+        One row per pair present (in the order of ``pairs``), columns label, easy, hard
+        (task names as in ``gaps``), gap_easy, gap_hard and agrees (the computed gap of the
+        easy task is the smaller one, as the fixed labels say).
+    """
+    gap_of = dict(zip(gaps["task"], gaps["gap"], strict=True))
+    rows = [{"label": label, "easy": easy, "hard": hard, "gap_easy": float(gap_of[easy]),
+             "gap_hard": float(gap_of[hard]),
+             "agrees": bool(gap_of[easy] < gap_of[hard])}
+            for label, easy, hard in easy_hard_pairs(gaps, pairs)]
+    return pd.DataFrame(rows, columns=["label", "easy", "hard", "gap_easy", "gap_hard",
+                                       "agrees"])
+
+
+def gap_disagreements(table: pd.DataFrame) -> list[str]:
+    """One line per pair of a :func:`pair_gaps` table whose computed gaps disagree with its
+    fixed labels (empty when every pair agrees), for a notebook to print."""
+    return [f"{r.label}: the paper labels {r.easy} easy and {r.hard} hard, but the computed "
+            f"human-model gaps are {r.gap_easy:.3f} ({r.easy}) and {r.gap_hard:.3f} "
+            f"({r.hard}); the figure and the claims keep the paper's labels"
+            for r in table.itertuples() if not r.agrees]
 
 
 def split_metric(metric: pd.Series) -> pd.DataFrame:

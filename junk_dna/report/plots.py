@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from junk_dna.data.human_scores import base_task
-from junk_dna.experiments.human_gap import PAIRS
 from junk_dna.pruning.config import matched_sparsity
-from junk_dna.report.analysis import SCALES, easy_hard_pairs, human_gap_table, retention_table
+from junk_dna.report.analysis import SCALES, human_gap_table, pair_gaps, retention_table
+from junk_dna.report.claims.constants import HUMAN_GAP_PAIRS
 
 
 class NothingToDraw(ValueError):
@@ -51,8 +51,8 @@ TASK_LABELS = {"sst2": "SST-2", "qnli": "QNLI", "mnli": "MNLI", "cola": "CoLA", 
                "csqa": "CSQA", "piqa": "PIQA", "hellaswag": "HellaSwag", "siqa": "SIQA",
                "copa": "COPA", "boolq": "BoolQ", "openbookqa": "OpenBookQA"}
 #: Easy and hard task of a pair in the Task_4 layout.
-PAIR_STYLE = {"easy": {"label": "easy task (smaller human-model gap)", "color": "#20b2aa"},
-              "hard": {"label": "hard task (larger human-model gap)", "color": "#f5a623"}}
+PAIR_STYLE = {"easy": {"label": "easy task (the paper's label)", "color": "#20b2aa"},
+              "hard": {"label": "hard task (the paper's label)", "color": "#f5a623"}}
 METHOD_LABELS = {"magnitude": "Magnitude", "sparsegpt": "SparseGPT", "wanda": "Wanda"}
 ZERO_SHOT_TITLES = {
     "context_length": "Open-book vs. closed-book QA (context tokens; closed = 0)",
@@ -160,13 +160,16 @@ def human_gap_figure(
 ):
     """The Task_4 layout: rows = unstructured / N:M, one panel per task pair, the easy and
     the hard task of the pair as two Sparse Transfer curves normalized to their own dense
-    model (= 100). Easy and hard are decided by the computed human-model gap
-    (:func:`junk_dna.report.analysis.human_gap_table`), shown in the panel's title.
+    model (= 100). Easy and hard are the paper's fixed labels, as in the claims; the
+    computed human-model gap of each task (:func:`junk_dna.report.analysis.human_gap_table`)
+    is shown beside its label in the panel's title, and a pair whose computed gaps disagree
+    with its labels says so there (:func:`junk_dna.report.analysis.pair_gaps`; the notebook
+    prints :func:`junk_dna.report.analysis.gap_disagreements`).
 
     Args:
         df: :func:`~junk_dna.results.collect` table of ``human_gap`` runs (one model).
-        pairs: (label, task, task) by base name; default
-            :data:`junk_dna.experiments.human_gap.PAIRS` (those with both tasks present).
+        pairs: (label, easy task, hard task) by base name; default
+            :data:`junk_dna.report.claims.HUMAN_GAP_PAIRS` (those with both tasks present).
         which: ``"last"`` or ``"best"`` epoch.
         panel_size: inches per panel.
         scale: ``"dense"`` (the paper's: 100 x score / dense) or ``"retention"`` (chance-
@@ -179,27 +182,34 @@ def human_gap_figure(
     _check_runs(df, "mode", "human_gap")
     full = df[df["data_fraction"] == df["data_fraction"].max()]
     gaps = human_gap_table(full, which=which)
-    found = easy_hard_pairs(gaps, PAIRS if pairs is None else pairs)
-    if not found:
-        raise NothingToDraw(f"no pair of {[p[1:] for p in (pairs or PAIRS)]} has dense runs "
-                            f"of both tasks; tasks with dense runs: {sorted(gaps['task'])}")
-    gap = dict(zip(gaps["task"], gaps["gap"], strict=True))
+    pairs = HUMAN_GAP_PAIRS if pairs is None else pairs
+    found = pair_gaps(gaps, pairs)
+    if found.empty:
+        raise NothingToDraw(f"no pair of {[p[1:] for p in pairs]} has dense runs of both "
+                            f"tasks; tasks with dense runs: {sorted(gaps['task'])}")
     tidy = _tidy(full, "mode", "human_gap", scale=scale, which=which)
     parts = []
-    for label, easy, hard in found:
-        panel = (f"{label}\n{task_label(base_task(easy))} (easy, gap {gap[easy]:.2f})\n"
-                 f"{task_label(base_task(hard))} (hard, gap {gap[hard]:.2f})")
-        for kind, task in (("easy", easy), ("hard", hard)):
+    for pair in found.itertuples():
+        panel = (f"{pair.label}\n{task_label(base_task(pair.easy))} (easy, computed gap "
+                 f"{pair.gap_easy:.2f})\n{task_label(base_task(pair.hard))} (hard, computed "
+                 f"gap {pair.gap_hard:.2f})")
+        if not pair.agrees:
+            panel += "\ncomputed gaps disagree with the labels"
+        for kind, task in (("easy", pair.easy), ("hard", pair.hard)):
             part = tidy[(tidy["mode"] == "sparse") & (tidy["task"] == task)]
             parts.append(part.assign(panel=panel, curve=PAIR_STYLE[kind]["label"]))
     tidy = pd.concat(parts, ignore_index=True)
     models = _models_with_caveat(df)
     if any(t.endswith("-embedded") for t in gaps["task"]):
         models += " (embedded re-split tasks)"
-    return _facets(tidy, f"Sparse Transfer on easy vs. hard tasks (gap = (human - dense) / "
-                   f"human; dense = 100)\nmodel: {models}; {which} epoch",
-                   palette={s["label"]: s["color"] for s in PAIR_STYLE.values()},
-                   ylabel=y_label(scale, "score", "\n"), panel_size=panel_size)
+    fig = _facets(tidy, f"Sparse Transfer on easy vs. hard tasks (the paper's labels; gap = "
+                  f"(human - dense) / human; dense = 100)\nmodel: {models}; {which} epoch",
+                  palette={s["label"]: s["color"] for s in PAIR_STYLE.values()},
+                  ylabel=y_label(scale, "score", "\n"), panel_size=panel_size)
+    for ax in fig.axes:
+        if ax.get_title().endswith("disagree with the labels"):
+            ax.title.set_color(DENSE_STYLE["color"])
+    return fig
 
 
 def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float = 2.4,

@@ -349,6 +349,34 @@ def _arrays(ids: Iterable[str]) -> str:
     return ",".join(sorted({job.split("_", 1)[0] for job in ids}, key=lambda j: (len(j), j)))
 
 
+def _states_of(tool: str, args: list[str], ids: set[str], timeout_s: float,
+               unknown_ok: str | None = None) -> dict[str, str]:
+    """Job id -> base state of the ``ids`` that ``tool args -j <arrays>`` lists as ``id|state``
+    lines; ``{}`` when its stderr contains ``unknown_ok``.
+
+    Raises:
+        OSError: the tool is missing, failed or exited non-zero (the message has its error).
+    """
+    path = shutil.which(tool)
+    if path is None:
+        raise OSError(f"{tool!r} is not on PATH")
+    try:
+        proc = subprocess.run([path, *args, "-j", _arrays(ids)], capture_output=True, text=True,
+                              timeout=timeout_s, check=False)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise OSError(f"{tool} failed: {err}") from err
+    if proc.returncode != 0:
+        if unknown_ok is not None and unknown_ok in proc.stderr:
+            return {}
+        raise OSError(f"{tool} exited {proc.returncode}: {_one_line(proc.stderr)}")
+    listed = {}
+    for line in proc.stdout.splitlines():
+        job, _, state = line.strip().partition("|")
+        if job in ids and state:
+            listed[job] = base_state(state)
+    return listed
+
+
 def squeue_states(job_ids: Iterable[str], *, timeout_s: float = 60.0) -> dict[str, str]:
     """Job id -> state of the jobs among ``job_ids`` (``123`` or array tasks ``123_4``) that
     ``squeue`` lists (every state, also recently ended ones; array tasks one by one). A job it
@@ -360,25 +388,9 @@ def squeue_states(job_ids: Iterable[str], *, timeout_s: float = 60.0) -> dict[st
     ids = set(job_ids)
     if not ids:
         return {}
-    squeue = shutil.which("squeue")
-    if squeue is None:
-        raise OSError("'squeue' is not on PATH")
-    try:
-        proc = subprocess.run([squeue, "-h", "-r", "-t", "all", "-o", "%i|%T", "-j",
-                               _arrays(ids)], capture_output=True, text=True, timeout=timeout_s,
-                              check=False)
-    except (OSError, subprocess.SubprocessError) as err:
-        raise OSError(f"squeue failed: {err}") from err
-    if proc.returncode != 0:
-        if "Invalid job id" in proc.stderr:  # none of the jobs is known any more
-            return {}
-        raise OSError(f"squeue exited {proc.returncode}: {_one_line(proc.stderr)}")
-    listed = {}
-    for line in proc.stdout.splitlines():
-        job, _, state = line.strip().partition("|")
-        if job in ids and state:
-            listed[job] = base_state(state)
-    return listed
+    # "Invalid job id": none of the jobs is known any more
+    return _states_of("squeue", ["-h", "-r", "-t", "all", "-o", "%i|%T"], ids, timeout_s,
+                      unknown_ok="Invalid job id")
 
 
 def sacct_states(job_ids: Iterable[str], *, timeout_s: float = 60.0) -> dict[str, str]:
@@ -390,23 +402,7 @@ def sacct_states(job_ids: Iterable[str], *, timeout_s: float = 60.0) -> dict[str
     ids = set(job_ids)
     if not ids:
         return {}
-    sacct = shutil.which("sacct")
-    if sacct is None:
-        raise OSError("'sacct' is not on PATH")
-    try:
-        proc = subprocess.run([sacct, "-n", "-P", "-X", "-o", "JobID,State", "-j",
-                               _arrays(ids)], capture_output=True, text=True, timeout=timeout_s,
-                              check=False)
-    except (OSError, subprocess.SubprocessError) as err:
-        raise OSError(f"sacct failed: {err}") from err
-    if proc.returncode != 0:
-        raise OSError(f"sacct exited {proc.returncode}: {_one_line(proc.stderr)}")
-    out = {}
-    for line in proc.stdout.splitlines():
-        job, _, state = line.strip().partition("|")
-        if job in ids and state:
-            out[job] = base_state(state)
-    return out
+    return _states_of("sacct", ["-n", "-P", "-X", "-o", "JobID,State"], ids, timeout_s)
 
 
 def _one_line(text: str) -> str:

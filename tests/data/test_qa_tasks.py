@@ -39,7 +39,7 @@ def test_embedded_mc_counts_and_labels(name):
     questions = qa.load_mc(name)
     rows, hist = EXPECTED_MC[name]
     spec = qa.QA_TASKS[name]
-    assert len(questions) == rows == spec.n_rows
+    assert len(questions) == rows == spec.n_rows == qa.available_questions(name)
     assert dict(Counter(len(q.options) for q in questions)) == hist
     assert len({q.id for q in questions}) == rows
     for q in questions:
@@ -52,6 +52,8 @@ def test_sciq_support_and_gold_position():
     questions = qa.load_mc("sciq")
     with_support = qa.load_mc("sciq", support_only=True)
     assert sum(q.support is not None for q in questions) == len(with_support) == 887
+    assert qa.available_questions("sciq", support_only=True) == 887  # the table validation uses
+    assert qa.QA_TASKS["sciq"].n_with_support == 887
     assert all(q.label == 3 for q in questions)  # lm-eval order: distractors, then the answer
 
 
@@ -74,6 +76,8 @@ def test_embedded_factoid():
     assert len(trivia) == 7993 and all(q.context is None and q.answers for q in trivia)
     nq = qa.load_factoid("nq_open")
     assert len(nq) == 3610 and all(q.answers for q in nq)
+    assert (qa.available_questions("triviaqa"), qa.available_questions("nq_open")) == (7993, 3610)
+    assert qa.available_questions("triviaqa_rc") is None  # hub only: unknown offline
     assert nq[0].answers == ["14 December 1972 UTC", "December 1972"]
 
 

@@ -22,6 +22,8 @@ from junk_dna.evaluation.lm_scoring import (
     token_f1,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
 LM_WORDS = ["cat", "dog", "bird", "fish", "horse", "cow", "sheep", "goat", "mouse", "lion",
             "the", "a", "and"]
 
@@ -78,14 +80,6 @@ def make_bigram_llama(tok, transitions: dict[str, str]):
             model.lm_head.weight[j] = 10.0 * basis
     return model
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is fastest, and immune to a busy machine's oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,12 @@ from junk_dna.data.encode_cache import encode
 from junk_dna.data.glue_tasks import TASKS, TaskData, TaskSpec, embedded_data_root, load_task
 from junk_dna.data.human_scores import HUMAN_SCORES, human_score
 from junk_dna.experiments import get_experiment
-from junk_dna.report.analysis import easy_hard_pairs, human_gap_table
+from junk_dna.report.analysis import (
+    easy_hard_pairs,
+    gap_disagreements,
+    human_gap_table,
+    pair_gaps,
+)
 from junk_dna.training.finetune import MultipleChoiceCollator, TrainConfig, fine_tune
 from tests.conftest import WORDS, make_tokenizer
 
@@ -146,12 +151,68 @@ def test_gap_is_computed_from_dense_runs_and_ranks_the_tasks():
     assert human_gap_table(two)["n_seeds"].item() == 2
 
 
-def test_pairs_are_ordered_by_the_computed_gap_not_by_the_table():
+def test_pairs_keep_their_fixed_labels_and_show_the_computed_gaps_beside():
     gaps = human_gap_table(_runs({"piqa-embedded": 0.52, "csqa-embedded": 0.60}))
-    # csqa: (88.9 - 60) / 88.9 = 0.33 < piqa: (94.9 - 52) / 94.9 = 0.45
+    # csqa: (88.9 - 60) / 88.9 = 0.33 < piqa: (94.9 - 52) / 94.9 = 0.45: against the labels
     assert easy_hard_pairs(gaps, [("c", "piqa", "csqa")]) == [
-        ("c", "csqa-embedded", "piqa-embedded")]
+        ("c", "piqa-embedded", "csqa-embedded")]  # the fixed labels, never re-ordered
     assert easy_hard_pairs(gaps, [("x", "sst2", "cola")]) == []
+    table = pair_gaps(gaps, [("c", "piqa", "csqa"), ("x", "sst2", "cola")])
+    assert table[["label", "easy", "hard", "agrees"]].values.tolist() == [
+        ["c", "piqa-embedded", "csqa-embedded", False]]
+    assert table["gap_easy"].item() == pytest.approx((94.9 - 52.0) / 94.9)
+    assert table["gap_hard"].item() == pytest.approx((88.9 - 60.0) / 88.9)
+    (line,) = gap_disagreements(table)
+    assert line.startswith("c: the paper labels piqa-embedded easy and csqa-embedded hard, "
+                           "but the computed human-model gaps are 0.452 (piqa-embedded) and "
+                           "0.325 (csqa-embedded)")
+    agreeing = pair_gaps(human_gap_table(_runs({"piqa-embedded": 0.70, "csqa-embedded": 0.40})),
+                         [("c", "piqa", "csqa")])
+    assert agreeing["agrees"].tolist() == [True] and gap_disagreements(agreeing) == []
+
+
+def test_task4_figure_keeps_the_fixed_labels_and_marks_a_disagreement():
+    from junk_dna.report import plots
+
+    runs = _runs({"piqa-embedded": 0.52, "csqa-embedded": 0.60},
+                 {"piqa-embedded": [95, 80, 60], "csqa-embedded": [90, 60, 40]})
+    fig = plots.human_gap_figure(runs)  # default: the claims' HUMAN_GAP_PAIRS
+    title = fig.axes[0].get_title()  # the pair, its fixed labels and the computed gaps
+    assert title.split("\n")[1:] == ["PIQA (easy, computed gap 0.45)",
+                                     "CSQA (hard, computed gap 0.33)",
+                                     "computed gaps disagree with the labels"]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["easy task (the paper's label)", "hard task (the paper's label)"]
+    assert "the paper's labels" in fig.get_suptitle()
+
+
+def test_the_figures_notebook_prints_a_disagreement_of_the_computed_gaps(tmp_path, capsys):
+    """The human_gap cell of notebooks/figures.ipynb, run on runs whose computed gaps go
+    against the paper's labels (PIQA easy, CSQA hard), says so in its output."""
+    import json
+    from pathlib import Path
+
+    from junk_dna.report import plots
+
+    nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "figures.ipynb")
+                    .read_text(encoding="utf-8"))
+    (cell,) = ["".join(c["source"]) for c in nb["cells"]
+               if 'render("human_gap"' in "".join(c["source"])]
+    shown: list = []
+    for dense, expected in (({"piqa-embedded": 0.52, "csqa-embedded": 0.60},
+                             "DISAGREEMENT (human_gap): Commonsense reasoning (physical vs. "
+                             "concepts): the paper labels piqa-embedded easy and csqa-embedded "
+                             "hard, but the computed human-model gaps are 0.452"),
+                            ({"piqa-embedded": 0.70, "csqa-embedded": 0.40},
+                             "human_gap: the computed gaps agree with the paper's labels in "
+                             "all 1 pair(s)")):
+        runs = _runs(dense, {"piqa-embedded": [95, 80, 60], "csqa-embedded": [90, 60, 40]})
+        exec(cell, {"runs": runs, "which": "last", "plots": plots, "Path": Path,  # noqa: S102
+                    "figures_dir": str(tmp_path), "display": shown.append})
+        assert expected in capsys.readouterr().out
+    pairs = shown[1]  # the gaps table, then the pairs with their computed gaps
+    assert pairs[["easy", "hard", "agrees"]].values.tolist() == [
+        ["piqa-embedded", "csqa-embedded", False]]
 
 
 def test_human_gap_validation_rejects_other_modes_and_tasks_without_a_human_score():
@@ -175,7 +236,8 @@ def test_task4_figure_draws_one_panel_per_pair(tmp_path):
     axes = fig.axes
     assert len(axes) == 2  # 2 pairs x the patterns present (unstructured only)
     title = axes[0].get_title()  # the pair's easy and hard task, in the panel's title
-    assert title.startswith("phys/concepts\nPIQA (easy, gap") and "\nCSQA (hard" in title
+    assert title.startswith("phys/concepts\nPIQA (easy, computed gap") and "\nCSQA (hard" in title
+    assert "disagree" not in title  # the computed gaps agree with the labels
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels[:2] == [plots.PAIR_STYLE["easy"]["label"], plots.PAIR_STYLE["hard"]["label"]]
     paths = plots.save(fig, tmp_path / "human_gap")

