@@ -308,7 +308,9 @@ def save(fig: Any, path_stem: str | Path, formats: Sequence[str] = ("png", "pdf"
     out = []
     for fmt in formats:
         path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=150 if fmt == "png" else None, bbox_inches="tight")
+        # no creation date in the file: the same records give the same bytes
+        meta = {"CreationDate": None} if fmt == "pdf" else {}
+        fig.savefig(path, dpi=150 if fmt == "png" else None, bbox_inches="tight", metadata=meta)
         out.append(path)
     if table and getattr(fig, TABLE_ATTR, None) is not None:
         path = stem.with_suffix(".csv")
