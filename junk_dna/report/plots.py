@@ -278,6 +278,51 @@ def quantization_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: flo
                    dashes={"quantization": (4, 2), "pruning": ""})
 
 
+def run_figure(record: dict[str, Any], run_dir: str | Path | None = None) -> Any:
+    """A small figure of one run, for the end of its notebook: a fine-tuning run's main
+    metric and training loss per evaluation, and the sparsity of each prunable tensor
+    (``sparsity.csv`` in ``run_dir``, when given and present); a zero-shot run's scores per
+    condition (``acc`` and ``acc_norm``, or the metrics it has) on a 0..1 axis.
+
+    Raises:
+        NothingToDraw: the record has neither evaluations nor final scores.
+    """
+    plt, sns = _pyplot()
+    epochs = record.get("epochs") or []
+    if epochs:
+        hist = pd.DataFrame([{"step": e.get("step", e["epoch"]), "train loss": e["train_loss"],
+                              **e["metrics"]} for e in epochs])
+        metric = next(iter(epochs[0]["metrics"]))
+        csv = Path(run_dir) / "sparsity.csv" if run_dir else None
+        tensors = pd.read_csv(csv) if csv is not None and csv.is_file() else None
+        pruned = tensors is not None and bool(tensors["pruned"].any())
+        fig, axes = plt.subplots(1, 2 if pruned else 1, figsize=(8 if pruned else 4, 2.8),
+                                 squeeze=False)
+        ax = axes[0, 0]
+        sns.lineplot(data=hist, x="step", y=metric, marker="o", ax=ax, color="#0000cd")
+        loss = ax.twinx()
+        sns.lineplot(data=hist, x="step", y="train loss", marker=".", ax=loss, color="#999999")
+        ax.set_title(f"{metric} (blue) and training loss (grey)", fontsize=9)
+        if pruned:
+            layer = tensors["name"].str.extract(r"layer\.(\d+)\.")[0].fillna("other")
+            sns.stripplot(x=layer, y=100 * tensors["sparsity"], ax=axes[0, 1], color="#f5a623")
+            axes[0, 1].set(xlabel="layer", ylabel="tensor sparsity (%)")
+            axes[0, 1].set_title("sparsity of each pruned tensor", fontsize=9)
+    else:
+        scores = (record.get("final") or {}).get("last") or {}
+        if not scores:
+            raise NothingToDraw(f"run {record.get('run_id')!r}: no evaluation to draw")
+        rows = [{"metric": k.split("|", 1)[0], "condition": _condition_name(k.split("|", 1)[1])
+                 if "|" in k else "", "score": v} for k, v in scores.items()
+                if isinstance(v, (int, float))]
+        fig, ax = plt.subplots(figsize=(4.5, 2.8))
+        sns.barplot(data=pd.DataFrame(rows), x="condition", y="score", hue="metric", ax=ax)
+        ax.set(ylim=(0, 1), xlabel="")
+        ax.set_title(f"scores of {record.get('run_id', 'this run')}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def figure_table(fig: Any) -> pd.DataFrame:
     """The tidy table a figure of this module draws (one row per run and x point).
 
