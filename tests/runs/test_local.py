@@ -169,7 +169,10 @@ def test_notebook_without_record_is_a_failure(tmp_path: Path) -> None:
 def test_killed_sweep_resumes_to_exactly_one_record_per_run(tmp_path: Path) -> None:
     """THE KEY TEST: SIGKILL the whole sweep (its process group) mid-way, then resume."""
     n = 4
-    path = write_preset(tmp_path, f"jobs: 2\nbase: {{sleep: 1.0}}\naxes: {{x: {list(range(n))}}}\n")
+    # runs of different lengths (2 s apart), whatever order they start in: when the first
+    # record lands, the other running run is still mid-way (a folder without a record)
+    blocks = "".join(f"  - {{x: [{x}], sleep: [{1.0 + 2 * x}]}}\n" for x in range(n))
+    path = write_preset(tmp_path, f"jobs: 2\nblocks:\n{blocks}")
     runs = tmp_path / "runs"
     root = runs / "sleepy"
     cmd = [sys.executable, "-m", "junk_dna.cli", "sweep", "sleepy", "--preset", path,
