@@ -238,7 +238,9 @@ def normalize_zero_shot(df: pd.DataFrame, score: str = "acc") -> pd.DataFrame:
 
 
 #: Scales of the figures: the paper's ``dense = 100`` and the chance-corrected retention.
-SCALES: tuple[str, ...] = ("dense", "retention")
+SCALES: tuple[str, ...] = ("dense", "retention", "drop")
+#: Where the dense model lies on each scale.
+SCALE_REFERENCE: dict[str, float] = {"dense": 100.0, "retention": 100.0, "drop": 0.0}
 RETENTION_COLUMNS: tuple[str, ...] = ("chance", "chance_source", "n", "dense_value",
                                       "retention")
 
@@ -346,17 +348,20 @@ def _zero_shot_retention(runs: pd.DataFrame, score: str, outcomes: Outcomes) -> 
 def scaled(df: pd.DataFrame, *, scale: str = "dense", which: str = "last",
            score: str | None = None) -> pd.DataFrame:
     """The rows a figure draws, ``normalized`` on ``scale``: ``"dense"`` (the paper's:
-    ``100 * score / dense``, :func:`normalize_to_dense` / :func:`normalize_zero_shot`) or
-    ``"retention"`` (chance-corrected, :func:`retention_table`). ``score`` set: zero-shot.
+    ``100 * score / dense``, :func:`normalize_to_dense` / :func:`normalize_zero_shot`),
+    ``"drop"`` (the paper's Task_3 axis, % performance drop: ``100 * score / dense - 100``,
+    dense = 0) or ``"retention"`` (chance-corrected, :func:`retention_table`). ``score`` set:
+    zero-shot.
 
     Raises:
         ValueError: an unknown scale.
     """
     if scale not in SCALES:
         raise ValueError(f"scale {scale!r} not in {list(SCALES)}")
-    if scale == "dense":
-        return (normalize_to_dense(df, which=which) if score is None
-                else normalize_zero_shot(df, score=score))
+    if scale in ("dense", "drop"):
+        table = (normalize_to_dense(df, which=which) if score is None
+                 else normalize_zero_shot(df, score=score))
+        return table if scale == "dense" else table.assign(normalized=table["normalized"] - 100)
     table = retention_table(df, which=which, score=score or "acc")
     return table.assign(normalized=table["retention"]) if len(table) else \
         table.assign(normalized=pd.Series(dtype=float))

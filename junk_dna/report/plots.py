@@ -25,7 +25,13 @@ import pandas as pd
 
 from junk_dna.data.human_scores import base_task
 from junk_dna.pruning.config import matched_sparsity
-from junk_dna.report.analysis import SCALES, human_gap_table, pair_gaps, retention_table
+from junk_dna.report.analysis import (
+    SCALE_REFERENCE,
+    SCALES,
+    human_gap_table,
+    pair_gaps,
+    retention_table,
+)
 from junk_dna.report.claims.constants import HUMAN_GAP_PAIRS
 
 
@@ -95,6 +101,8 @@ def y_label(scale: str, what: str, sep: str = " ") -> str:
     retention (:func:`junk_dna.report.analysis.retention_table`)."""
     if scale == "retention":
         return f"retention R of {what}{sep}(chance = 0, dense = 100)"
+    if scale == "drop":
+        return f"% performance drop of {what}{sep}(dense = 0)"
     return f"normalized {what}{sep}(dense = 100)"
 
 
@@ -412,6 +420,9 @@ def _tidy(df: pd.DataFrame, column: str, what: str, *, scale: str, which: str = 
     rows = retention_table(df, which=which, score=score or "acc")
     if scale == "retention":
         rows = rows.assign(normalized=rows["retention"])
+    elif scale == "drop":
+        rows = rows.assign(normalized=rows["normalized"] - 100)
+    rows = rows.assign(reference=SCALE_REFERENCE[scale])
     pruned = rows[(rows[column] != "dense") & rows["dense_value"].notna()].copy()
     if pruned.empty:
         raise NothingToDraw(f"no pruned {what} runs with a dense baseline "
@@ -466,11 +477,12 @@ def _facets(tidy: pd.DataFrame, title: str, *, palette: Any, ylabel: str, panel_
                        err_kws={"linewidth": 0, "alpha": 0.2})
     grid.set_titles(template="{col_name}", col_template="{col_name}", size=8)
     fig = grid.figure
+    ref = float(data["reference"].iloc[0]) if "reference" in data else 100.0
     for ax, sub in _panel_data(grid, data, panels, row_order):
-        ax.axhline(100, color=DENSE_STYLE["color"], linestyle="--", zorder=2, gid="dense")
+        ax.axhline(ref, color=DENSE_STYLE["color"], linestyle="--", zorder=2, gid="dense")
         half = sub["dense_ci"].max()
         if np.isfinite(half):
-            ax.axhspan(100 - half, 100 + half, color=DENSE_STYLE["color"], alpha=0.1,
+            ax.axhspan(ref - half, ref + half, color=DENSE_STYLE["color"], alpha=0.1,
                        linewidth=0, zorder=1, gid="dense_ci")
         if sub["normalized"].isna().all():
             ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", color="gray")
@@ -491,7 +503,7 @@ def _facets(tidy: pd.DataFrame, title: str, *, palette: Any, ylabel: str, panel_
                            **({"dashes": dashes[k]} if dashes[k] else {}))
                 for k in style_order if len(style_order) > 1]
     handles += [plt.Line2D([], [], color=DENSE_STYLE["color"], linestyle="--",
-                           label=f"{DENSE_STYLE['label'] if rows else 'dense model'} (= 100)")]
+                           label=f"{DENSE_STYLE['label'] if rows else 'dense model'} (= {ref:g})")]
     if np.isfinite(data["dense_ci"]).any():
         handles.append(plt.Rectangle((0, 0), 1, 1, color=DENSE_STYLE["color"], alpha=0.1,
                                      label="dense 95% CI (binomial, test n)"))

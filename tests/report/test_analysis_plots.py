@@ -174,3 +174,20 @@ def test_a_runs_folder_with_one_experiment_draws_only_its_figure(tmp_path, capsy
         "true_gem.csv", "true_gem.pdf", "true_gem.png"]
     out = capsys.readouterr().out
     assert all(f"{name}: no runs" in out for name in drawn if name != "true_gem")
+
+
+def test_the_task_3_axis_is_an_option_performance_drop_with_dense_at_0():
+    """scale="drop": the paper's Task_3 axis, 100 score / dense - 100; the dense line and its
+    band move to 0, the values are the dense scale's minus 100."""
+    from junk_dna.report.plots import y_label
+
+    runs = collect(PILOT / "context_length")
+    dense = figure_table(zero_shot_figure(runs))
+    fig = zero_shot_figure(runs, scale="drop")
+    drop = figure_table(fig)
+    assert (drop["normalized"] - (dense["normalized"] - 100)).abs().max() < 1e-9
+    assert fig.axes[0].get_ylabel() == y_label("drop", "acc", "\n")
+    lines = [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() == "dense"]
+    assert lines and all(set(ln.get_ydata()) == {0} for ln in lines)
+    bands = [p for ax in fig.axes for p in ax.patches if p.get_gid() == "dense_ci"]
+    assert bands and all(abs(b.get_y() + b.get_height() / 2) < 1e-9 for b in bands)
