@@ -1,4 +1,5 @@
-"""Write (or check) the ``parameters`` cell of every experiment notebook from its config.
+"""Write (or check) the ``parameters`` cell of every experiment notebook from its config
+(and of the report notebooks from ReportConfig).
 
     python tools/notebook_params.py          # rewrite the cells that differ
     python tools/notebook_params.py --check  # exit 1, naming them, if any differs
@@ -21,6 +22,11 @@ sys.path.insert(0, str(ROOT))
 
 from junk_dna.experiments import experiment_names, get_experiment  # noqa: E402
 from junk_dna.experiments.parameters import parameters_cell  # noqa: E402
+from junk_dna.report.config import ReportConfig  # noqa: E402
+
+#: The report notebooks, parameterized by ReportConfig.
+REPORT_NOTEBOOKS = {"figures.ipynb": "the figures notebook (ReportConfig)",
+                    "analysis.ipynb": "the claims notebook (ReportConfig)"}
 
 
 def expected_cells(notebooks: Path) -> dict[Path, str]:
@@ -33,6 +39,9 @@ def expected_cells(notebooks: Path) -> dict[Path, str]:
             continue
         out[path] = parameters_cell(exp.config, f"one configuration of the {name} experiment",
                                     exp.defaults)
+    for name, title in REPORT_NOTEBOOKS.items():
+        if (notebooks / name).is_file():
+            out[notebooks / name] = parameters_cell(ReportConfig, title, run_dir=False)
     return out
 
 

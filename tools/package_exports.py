@@ -31,7 +31,7 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "training": ("precision", "compact", "finetune"),
     "evaluation": ("glue_metrics", "lm_scoring", "chance"),
     "results": ("records", "table", "provenance"),
-    "report": ("stats", "outcomes", "analysis", "claims", "plots"),
+    "report": ("stats", "outcomes", "analysis", "claims", "plots", "config"),
     "report.stats": ("constants", "checks", "contrasts", "resampling", "intervals", "verdicts",
                      "power", "simulation", "calibration_grid"),
     "report.claims": ("constants", "conditions", "data", "finetune", "zero_shot", "audit",

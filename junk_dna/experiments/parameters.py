@@ -97,10 +97,10 @@ def parameter_values(config_cls: type, overrides: Mapping[str, Any] | None = Non
 
 
 def parameters_cell(config_cls: type, title: str,
-                    overrides: Mapping[str, Any] | None = None) -> str:
+                    overrides: Mapping[str, Any] | None = None, *, run_dir: bool = True) -> str:
     """The source of a notebook's ``parameters`` cell for ``config_cls``: a header, the
     ``Optional`` import, one annotated line per field (default or override, help as
-    comment), then ``run_dir``."""
+    comment), then ``run_dir`` (an experiment notebook's; not with ``run_dir=False``)."""
     values = parameter_values(config_cls, overrides)
     lines = [f"{HEADER}: {title}",
              f"# Generated from {config_cls.__name__} by tools/notebook_params.py: edit values, "
@@ -109,7 +109,8 @@ def parameters_cell(config_cls: type, title: str,
         line = f"{f.name}: {annotation(f)} = {literal(values[f.name])}"
         text = field_help(f)
         lines.append(f"{line}  # {text}" if text else line)
-    lines.append(RUN_DIR_LINE)
+    if run_dir:
+        lines.append(RUN_DIR_LINE)
     return "\n".join(lines)
 
 

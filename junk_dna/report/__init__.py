@@ -54,8 +54,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "analysis": [
         "PRUNING_COLUMNS", "NON_PARAM_COLUMNS", "main_metric_rows", "baseline_keys",
         "normalize_to_dense", "seed_summary", "human_gap_table", "easy_hard_pairs", "pair_gaps",
-        "gap_disagreements", "split_metric", "normalize_zero_shot", "SCALES", "RETENTION_COLUMNS",
-        "retention_table", "scaled"
+        "gap_disagreements", "split_metric", "normalize_zero_shot", "SCALES", "SCALE_REFERENCE",
+        "RETENTION_COLUMNS", "retention_table", "scaled"
     ],
     "claims.constants": [
         "EXPERIMENT", "SETTINGS", "FINETUNE_SETTINGS", "ZERO_SHOT_SETTINGS", "CLAIM_A", "CLAIM_B",
@@ -95,5 +95,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "task_label", "y_label", "true_gem_figure", "data_adequacy_figure", "human_gap_figure",
         "zero_shot_figure", "quantization_figure", "run_figure", "figure_table", "table_csv",
         "save", "FIGURES", "render"
+    ],
+    "config": [
+        "WHICH", "ReportConfig"
     ],
 })
