@@ -10,8 +10,9 @@ metric (``evaluate.load("glue", ...)``) defines them:
 - ``cola``: ``{"matthews_correlation"}``
 - ``stsb``: ``{"pearson", "spearmanr"}``
 
-Deliberate differences from the hub's script: predictions and references are stored as 64-bit
-(the hub's STS-B features are float32, which changes the last digits of the correlations);
+Deliberate differences from the hub's script: predictions and references are stored and handed
+to the formulas as 64-bit numbers (the hub's STS-B features are float32 and its numpy format
+gives float32 arrays, which changes the last digits of the correlations);
 a constant input gives a correlation of 0.0 instead of NaN (as scikit-learn's Matthews
 correlation does); an unknown config, mismatched lengths or no examples raise ``ValueError``
 naming the value and the allowed ones.
@@ -118,8 +119,9 @@ class Glue(evaluate.Metric):
             inputs_description=_KWARGS_DESCRIPTION,
             features=datasets.Features({"predictions": datasets.Value(dtype),
                                         "references": datasets.Value(dtype)}),
-            format="numpy",
-        )
+        )  # no format="numpy": datasets' numpy formatter would hand floats over as float32
 
-    def _compute(self, predictions: np.ndarray, references: np.ndarray) -> dict[str, float]:
-        return glue_scores(self.config_name, predictions, references)
+    def _compute(self, predictions: list[float], references: list[float]) -> dict[str, float]:
+        dtype = np.float64 if self.config_name == "stsb" else np.int64
+        return glue_scores(self.config_name, np.asarray(predictions, dtype=dtype),
+                           np.asarray(references, dtype=dtype))
