@@ -77,6 +77,7 @@ def test_glue_module_matches_the_reference_definitions(config):
         assert all(type(v) is float for v in got.values())
 
 
+@pytest.mark.filterwarnings("ignore:A single label was found:UserWarning")  # scikit-learn's
 def test_glue_edge_cases():
     ones, mixed = np.ones(6, dtype=int), np.array([1, 0, 1, 1, 0, 0])
     zeros = np.zeros(6, dtype=int)
