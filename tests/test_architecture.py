@@ -20,7 +20,14 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES: dict[str, Path] = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+def in_package(path: Path) -> bool:
+    """Whether ``path`` is a junk_dna module: every folder down to it has an ``__init__``
+    (the evaluate scripts of junk_dna/evaluation/metrics/ are package data, loaded by path)."""
+    return all((d / "__init__.py").is_file() for d in path.parents if d.is_relative_to(PACKAGE))
+
+
+MODULES: dict[str, Path] = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))
+                            if in_package(p)}
 
 
 @cache

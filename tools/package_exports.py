@@ -29,7 +29,7 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "models": ("resolve", "encoders", "causal_lm"),
     "data": ("glue_tasks", "qa_tasks", "human_scores", "encode_cache"),
     "training": ("precision", "compact", "finetune"),
-    "evaluation": ("glue_metrics", "lm_scoring", "chance"),
+    "evaluation": ("metric_modules", "glue_metrics", "lm_scoring", "chance"),
     "results": ("records", "table", "provenance"),
     "report": ("stats", "outcomes", "analysis", "claims", "plots", "config"),
     "report.stats": ("constants", "checks", "contrasts", "resampling", "intervals", "verdicts",

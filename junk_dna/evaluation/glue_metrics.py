@@ -1,57 +1,72 @@
-"""Task metrics computed offline, with GLUE's definitions.
+"""Task metrics of the fine-tuning half, with GLUE's definitions, computed offline.
 
-``evaluate.load("glue", ...)`` needs the hub; these are the same formulas computed directly
-(scikit-learn / scipy), so results are comparable with the GLUE leaderboard conventions:
-accuracy; Matthews correlation (CoLA); F1 of the positive class plus accuracy (MRPC, QQP);
-Pearson and Spearman correlation (STS-B).
+Each function computes through the GLUE ``evaluate`` module shipped in the package
+(``junk_dna/evaluation/metrics/glue_metric``, loaded by path by
+:func:`junk_dna.evaluation.metric_modules.load_metric`; the hub is not needed), which holds the
+one definition of each metric: accuracy; Matthews correlation (CoLA); F1 of the positive class
+plus accuracy (MRPC, QQP); Pearson and Spearman correlation (STS-B). ``evaluate`` is imported
+on the first call, not with this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
 from junk_dna.checks import check_choice
+from junk_dna.evaluation.metric_modules import load_metric
 
 MetricFn = Callable[[np.ndarray, np.ndarray], dict[str, float]]
 
 
+def glue_compute(config: str, preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """The GLUE module's scores of config ``config`` (``"sst2"``, ``"cola"``, ``"mrpc"``,
+    ``"stsb"``, ...) for ``preds`` against ``labels``.
+
+    Raises:
+        ValueError: an unknown config (naming the allowed ones), different lengths, or no
+            examples.
+    """
+    metric = load_metric("glue", config)
+    return dict(metric.compute(predictions=np.asarray(preds), references=np.asarray(labels)))
+
+
 def accuracy(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """``{"accuracy": mean(preds == labels)}`` for integer arrays of shape (n,)."""
-    _check_same_length(preds, labels)
-    return {"accuracy": float(np.mean(np.asarray(preds) == np.asarray(labels)))}
+    """``{"accuracy": mean(preds == labels)}`` for integer arrays of shape (n,).
+
+    Raises:
+        ValueError: different lengths or no examples.
+    """
+    return glue_compute("sst2", preds, labels)
 
 
 def matthews(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """``{"matthews_correlation": MCC}`` (CoLA's metric); 0.0 when a class is constant."""
-    from sklearn.metrics import matthews_corrcoef
+    """``{"matthews_correlation": MCC}`` (CoLA's metric); 0.0 when a class is constant.
 
-    _check_same_length(preds, labels)
-    return {"matthews_correlation": float(matthews_corrcoef(labels, preds))}
+    Raises:
+        ValueError: different lengths or no examples.
+    """
+    return glue_compute("cola", preds, labels)
 
 
 def f1_and_accuracy(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """``{"accuracy", "f1"}`` with F1 of class 1 (MRPC's and QQP's metrics)."""
-    from sklearn.metrics import f1_score
+    """``{"accuracy", "f1"}`` with F1 of class 1 (MRPC's and QQP's metrics).
 
-    _check_same_length(preds, labels)
-    return {**accuracy(preds, labels), "f1": float(f1_score(labels, preds, zero_division=0.0))}
+    Raises:
+        ValueError: different lengths or no examples.
+    """
+    return glue_compute("mrpc", preds, labels)
 
 
 def pearson_spearman(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """``{"pearson", "spearmanr"}`` between float arrays of shape (n,) (STS-B's metric)."""
-    from scipy.stats import pearsonr, spearmanr
+    """``{"pearson", "spearmanr"}`` between float arrays of shape (n,) (STS-B's metric); both
+    0.0 when a side is constant.
 
-    _check_same_length(preds, labels)
-    preds = np.asarray(preds, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.float64)
-    if np.std(preds) == 0 or np.std(labels) == 0:
-        return {"pearson": 0.0, "spearmanr": 0.0}
-    return {
-        "pearson": float(pearsonr(preds, labels)[0]),
-        "spearmanr": float(spearmanr(preds, labels)[0]),
-    }
+    Raises:
+        ValueError: different lengths or no examples.
+    """
+    return glue_compute("stsb", preds, labels)
 
 
 METRICS: dict[str, MetricFn] = {
@@ -70,10 +85,3 @@ def get_metric(name: str) -> MetricFn:
     """
     check_choice("metric", name, sorted(METRICS))
     return METRICS[name]
-
-
-def _check_same_length(preds: Sequence | np.ndarray, labels: Sequence | np.ndarray) -> None:
-    if len(preds) != len(labels):
-        raise ValueError(f"{len(preds)} predictions for {len(labels)} labels")
-    if len(labels) == 0:
-        raise ValueError("cannot compute a metric on 0 examples")

@@ -29,7 +29,8 @@ sequence of a batch has produced a newline or EOS; finished sequences leave the 
 answer is the generated text up to its first newline, stripped. :func:`squad_scores` computes
 SQuAD v1.1 exact match and token F1 (official normalization, maximum over answer aliases),
 except that an empty prediction always scores 0 (the original code's containment test counted
-it as correct).
+it as correct), through the SQuAD ``evaluate`` module shipped in the package
+(:mod:`junk_dna.evaluation.metric_modules`).
 
 Everything runs under ``torch.inference_mode`` with the model in eval mode and is deterministic
 for a given model, data and batch parameters.
@@ -40,14 +41,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
-import re
-import string
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from junk_dna.evaluation.metric_modules import load_metric, metric_script
 
 STRATEGIES: tuple[str, ...] = ("shared_context", "full")
 
@@ -599,15 +599,11 @@ def _greedy_batch(model: Any, tokenizer: Any, prompts: list[list[int]], max_new_
 
 
 # --------------------------------------------------------------------------- SQuAD metrics
+# One definition: the SQuAD ``evaluate`` module shipped in the package
+# (junk_dna/evaluation/metrics/squad_metric), loaded offline by path on first use.
 def normalize_answer(text: str) -> str:
     """SQuAD v1.1 normalization: lowercase, drop punctuation, drop articles, collapse spaces."""
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-_PUNCTUATION = frozenset(string.punctuation)
+    return metric_script("squad").normalize_answer(text)
 
 
 def exact_match(prediction: str, answers: str | Sequence[str]) -> float:
@@ -618,11 +614,7 @@ def exact_match(prediction: str, answers: str | Sequence[str]) -> float:
     Raises:
         ValueError: no answer aliases.
     """
-    aliases = _aliases(answers)
-    pred = normalize_answer(prediction)
-    if not pred:
-        return 0.0
-    return float(any(pred == normalize_answer(a) for a in aliases))
+    return metric_script("squad").exact_match_score(prediction, answers)
 
 
 def token_f1(prediction: str, answers: str | Sequence[str]) -> float:
@@ -633,19 +625,7 @@ def token_f1(prediction: str, answers: str | Sequence[str]) -> float:
     Raises:
         ValueError: no answer aliases.
     """
-    aliases = _aliases(answers)
-    pred_tokens = normalize_answer(prediction).split()
-    if not pred_tokens:
-        return 0.0
-    best = 0.0
-    for alias in aliases:
-        gold_tokens = normalize_answer(alias).split()
-        same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
-        if same == 0:
-            continue
-        precision, recall = same / len(pred_tokens), same / len(gold_tokens)
-        best = max(best, 2 * precision * recall / (precision + recall))
-    return best
+    return metric_script("squad").f1_score(prediction, answers)
 
 
 def squad_scores(predictions: Sequence[str],
@@ -666,16 +646,8 @@ def squad_scores(predictions: Sequence[str],
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
     if not predictions:
         raise ValueError("no examples")
-    em = [exact_match(p, r) for p, r in zip(predictions, references, strict=True)]
-    f1 = [token_f1(p, r) for p, r in zip(predictions, references, strict=True)]
-    return {"exact_match": sum(em) / len(em), "f1": sum(f1) / len(f1), "n": len(em)}
-
-
-def _aliases(answers: str | Sequence[str]) -> list[str]:
-    aliases = [answers] if isinstance(answers, str) else list(answers)
-    if not aliases:
-        raise ValueError("no answer aliases given")
-    return aliases
+    aliases = [[r] if isinstance(r, str) else list(r) for r in references]
+    return dict(load_metric("squad").compute(predictions=list(predictions), references=aliases))
 
 
 @dataclass
