@@ -207,8 +207,8 @@ def test_the_figures_notebook_prints_a_disagreement_of_the_computed_gaps(tmp_pat
                              "human_gap: the computed gaps agree with the paper's labels in "
                              "all 1 pair(s)")):
         runs = _runs(dense, {"piqa-embedded": [95, 80, 60], "csqa-embedded": [90, 60, 40]})
-        exec(cell, {"runs": runs, "which": "last", "plots": plots, "Path": Path,  # noqa: S102
-                    "figures_dir": str(tmp_path), "display": shown.append})
+        exec(cell, {"runs": runs, "which": "last", "scale": "dense", "plots": plots,  # noqa: S102
+                    "Path": Path, "figures_dir": str(tmp_path), "display": shown.append})
         assert expected in capsys.readouterr().out
     pairs = shown[1]  # the gaps table, then the pairs with their computed gaps
     assert pairs[["easy", "hard", "agrees"]].values.tolist() == [
