@@ -219,7 +219,7 @@ def test_case_07_figures_draw_whatever_experiments_exist(tmp_path: Path) -> None
     argv = ["figures", "--runs-dir", str(runs), "--figures-dir", str(figs)]
     assert main(argv) == 0
     text = (runs / "figures" / "figures.ipynb").read_text()
-    assert "no true_gem runs" in text and (figs / "claims.md").exists()
+    assert "true_gem: no runs" in text and (figs / "claims.md").exists()
 
     fake = Runs(runs)
     fake.zs("context_length", "dense", method="dense",
