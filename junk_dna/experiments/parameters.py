@@ -99,12 +99,14 @@ def parameter_values(config_cls: type, overrides: Mapping[str, Any] | None = Non
 def parameters_cell(config_cls: type, title: str,
                     overrides: Mapping[str, Any] | None = None, *, run_dir: bool = True) -> str:
     """The source of a notebook's ``parameters`` cell for ``config_cls``: a header, the
-    ``Optional`` import, one annotated line per field (default or override, help as
-    comment), then ``run_dir`` (an experiment notebook's; not with ``run_dir=False``)."""
+    ``Optional`` import (when a field needs it), one annotated line per field (default or
+    override, help as comment), then ``run_dir`` (an experiment notebook's; not with
+    ``run_dir=False``)."""
     values = parameter_values(config_cls, overrides)
+    optional = any(annotation(f).startswith("Optional[") for f in fields(config_cls))
     lines = [f"{HEADER}: {title}",
              f"# Generated from {config_cls.__name__} by tools/notebook_params.py: edit values, "
-             "not names.", TYPING_LINE, ""]
+             "not names.", *([TYPING_LINE] if optional else []), ""]
     for f in fields(config_cls):
         line = f"{f.name}: {annotation(f)} = {literal(values[f.name])}"
         text = field_help(f)

@@ -21,8 +21,7 @@ class ReportConfig:
     runs_dir: str = param("../papermill_runs", "folder holding the sweeps' run folders")
     figures_dir: str = param("../figures", "where the figures, their tables and claims go")
     which: str = param("last", "last evaluation (as the original) | best")
-    scale: str = param("dense", "dense (the paper's, dense at 100) | drop (Task_3's "
-                                "% performance drop) | retention (chance-corrected)")
+    scale: str = param("dense", "dense (the paper's) | drop (Task_3's % drop) | retention")
 
     def __post_init__(self) -> None:
         check_field_types(type(self), vars(self))
