@@ -74,8 +74,10 @@ def _add_sweep_command(sub: Any) -> argparse.ArgumentParser:
                        help="experiment name(s) (see `junk-dna presets`); several run one after "
                             "the other, in this order, sharing their workers")
     sweep.add_argument("--preset", required=True,
-                       help="preset name from junk_dna/presets/<experiment>.yaml, or a path to "
-                            "a .yaml file holding one preset")
+                       help="preset name from junk_dna/presets/<experiment>.yaml, a path to "
+                            "a .yaml file holding one preset, or a folder (a path with a '/', "
+                            "e.g. ./mine/) holding one preset file <experiment>.yaml per "
+                            "experiment")
     sweep.add_argument("--jobs", type=_jobs, default=None,
                        help="runs executed at once (default: the preset's jobs, else 1); auto: "
                             "one 1-thread run per CPU (fewer runs left: they share the CPUs)")

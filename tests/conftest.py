@@ -214,3 +214,17 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# --------------------------------------------------------------------------- a local hub
+
+
+@pytest.fixture(scope="session")
+def hub_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A local Hugging Face cache (``tests/hub_cache.py``) holding every model id and dataset
+    the ``paper`` presets load from the hub, in the hub's layout, built once per session:
+    point ``HF_HOME`` at it (``hub_cache.env()``) in a child process."""
+    from tests.hub_cache import build_hub_cache, paper_model_ids
+
+    encoders, causal = paper_model_ids()
+    return build_hub_cache(tmp_path_factory.mktemp("hf_home"), encoders, causal)

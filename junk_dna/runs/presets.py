@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -189,6 +190,13 @@ def is_preset_path(preset: str) -> bool:
     return str(preset).lower().endswith((".yaml", ".yml"))
 
 
+def is_preset_folder(preset: str) -> bool:
+    """Whether ``--preset`` names a folder of preset files: a path (it holds a ``/`` or the
+    system's separator; a preset name never does) that is not a ``.yaml`` file."""
+    text = str(preset)
+    return not is_preset_path(text) and ("/" in text or os.sep in text)
+
+
 def _read_yaml(path: Path, what: str) -> Any:
     """The YAML document of ``path`` (loaded with :class:`_Loader`).
 
@@ -242,16 +250,33 @@ def _presets_mapping(experiment: str) -> dict[str, Any]:
 
 
 def load_preset(experiment: str, preset: str) -> Preset:
-    """Load a preset by name from the experiment's preset file, or from a ``.yaml`` path.
+    """Load a preset by name from the experiment's preset file, from a ``.yaml`` path, or
+    from a folder of preset files.
 
     A path holds one preset (keys ``description``/``jobs``/``base``/``axes``/``blocks`` at
-    top level); its name is the file's stem.
+    top level); its name is the file's stem. A folder (a path with a ``/``, see
+    :func:`is_preset_folder`) holds one such file per experiment, ``<experiment>.yaml``, so
+    that one sweep of several experiments (sharing its workers) takes a preset of its own
+    for each; its name is the folder's.
 
     Raises:
-        PresetError: the file is missing or not valid YAML, the preset is not in the file (the
-            presets there are listed), or the preset is malformed (not a mapping, unknown keys,
-            axes/blocks values that are not non-empty lists, ...).
+        PresetError: the file or folder is missing, the folder has no file for
+            ``experiment`` (the files it has are listed), a file is not valid YAML, the preset
+            is not in the file (the presets there are listed), or the preset is malformed (not
+            a mapping, unknown keys, axes/blocks values that are not non-empty lists, ...).
     """
+    if is_preset_folder(preset):
+        folder = Path(preset).expanduser()
+        if not folder.is_dir():
+            raise PresetError(f"preset folder {str(preset)!r} not found (a --preset holding "
+                              "a '/' is a folder of <experiment>.yaml preset files)")
+        path = folder / f"{experiment}.yaml"
+        if not path.is_file():
+            held = sorted(p.name for p in folder.glob("*.yaml"))
+            raise PresetError(f"preset folder {str(preset)!r} has no {path.name} for experiment "
+                              f"{experiment!r} (it holds {shown(held)}); give one preset file "
+                              "per experiment swept")
+        return parse_preset(folder.resolve().name, _read_yaml(path, "preset file"), path)
     if is_preset_path(preset):
         path = Path(preset).expanduser()
         raw = _read_yaml(path, "preset file")

@@ -219,3 +219,37 @@ def test_every_committed_preset_asks_for_at_most_the_questions_its_tasks_have() 
     for experiment in ("option_count", "kshot", "context_length", "quantization"):
         runs = expand_preset(experiment, load_preset(experiment, "default"), check_hub=False)
         assert {(r.params["offset"], r.params["n_questions"]) for r in runs} == {(150, 250)}
+
+
+def test_a_preset_folder_gives_each_experiment_its_own_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--preset DIR/``: one ``<experiment>.yaml`` per experiment, one sweep (one worker
+    pool) for all; the folder's name is the preset's."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "true_gem.yaml").write_text(
+        "description: tg\nbase: {data_fraction: 0.05, epochs: 1}\n"
+        "blocks:\n  - {mode: [dense]}\n  - {mode: [freeze], pattern: [nm], nm: ['2:8']}\n")
+    (folder / "data_adequacy.yaml").write_text(
+        "description: da\nbase: {data_fraction: 0.1}\nblocks:\n  - {mode: [dense]}\n")
+    preset = load_preset("true_gem", f"{folder}/")
+    assert (preset.name, preset.source, len(preset.blocks)) == (
+        "mine", folder / "true_gem.yaml", 2)
+    assert load_preset("data_adequacy", str(folder)).base == {"data_fraction": 0.1}
+    runs = tmp_path / "runs"
+    assert main(["sweep", "true_gem", "data_adequacy", "--preset", f"{folder}/", "--dry-run",
+                 "--runs-dir", str(runs)]) == 0
+    out = capsys.readouterr().out
+    assert "true_gem / mine: tg" in out and "data_adequacy / mine: da" in out
+    assert "2 runs: 0 done" in out and "1 runs: 0 done" in out
+    # an experiment without its file is refused before any run, naming the files there
+    assert main(["sweep", "true_gem", "human_gap", "--preset", f"{folder}/",
+                 "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert "has no human_gap.yaml for experiment 'human_gap'" in err
+    assert "['data_adequacy.yaml', 'true_gem.yaml']" in err and not runs.exists()
+    with pytest.raises(PresetError, match="preset folder .*missing.* not found"):
+        load_preset("true_gem", f"{tmp_path / 'missing'}/")
+    # a preset name never holds a '/': no folder is looked up for a plain name
+    with pytest.raises(PresetError, match="unknown preset 'mine'"):
+        load_preset("true_gem", "mine")
