@@ -480,9 +480,26 @@ def build_hub_cache(hf_home: Path, encoder_ids: Sequence[str], causal_ids: Seque
                     seed: int = 0) -> HubCache:
     """Write the models ``encoder_ids`` (RoBERTa) and ``causal_ids`` (Llama) and every dataset
     of :func:`dataset_configs` plus C4 into ``hf_home`` (see the module docstring)."""
+    from datasets.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+
     corpus = load_corpus()
     texts = [*corpus.sentences, *corpus.passages, *corpus.questions]
     hf_home.mkdir(parents=True, exist_ok=True)
+    quiet = are_progress_bars_disabled()
+    disable_progress_bars()  # a few dozen bars of a few rows each
+    try:
+        return _build(hf_home, corpus, texts, encoder_ids, causal_ids, seed)
+    finally:
+        if not quiet:
+            enable_progress_bars()
+
+
+def _build(hf_home: Path, corpus: Corpus, texts: list[str], encoder_ids: Sequence[str],
+           causal_ids: Sequence[str], seed: int) -> HubCache:
     with tempfile.TemporaryDirectory() as tmp:
         if encoder_ids:
             folder = Path(tmp) / "encoder"

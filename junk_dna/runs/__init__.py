@@ -22,10 +22,10 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     ],
     "presets": [
         "PRESET_KEYS", "Preset", "Run", "MAX_YAML_NODES", "MAX_RUNS", "presets_file",
-        "is_preset_path", "is_preset_folder", "preset_names", "load_preset", "parse_preset", "cached_resolver",
-        "bound_validator", "grid_size", "check_grid_size", "config_types", "check_types",
-        "expand_preset", "varying_keys", "lookup_experiment", "list_experiments", "PresetSummary",
-        "preset_summaries"
+        "is_preset_path", "is_preset_folder", "preset_names", "load_preset", "parse_preset",
+        "cached_resolver", "bound_validator", "grid_size", "check_grid_size", "config_types",
+        "check_types", "expand_preset", "varying_keys", "lookup_experiment", "list_experiments",
+        "PresetSummary", "preset_summaries"
     ],
     "resources": [
         "SLURM_KEYS", "DEFAULT_TIMEOUT_MIN", "SIGNAL_DELAY_S", "MIN_TIMEOUT_MIN",
