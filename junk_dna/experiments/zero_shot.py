@@ -45,6 +45,7 @@ from junk_dna.experiments.parameters import check_field_types, config_from_noteb
 from junk_dna.experiments.registry import Experiment, ModelResolver, register
 from junk_dna.models.causal_lm import load_causal_lm, resolve_causal_lm
 from junk_dna.pruning.config import (
+    check_group_widths_from_config,
     check_llm_pruning,
     check_nm_widths_from_config,
     check_quantization,
@@ -203,6 +204,20 @@ def _validate_config(cfg: ZeroShotConfig) -> None:
     runner.check_sizes(cfg)
 
 
+def check_widths(location: str, cfg: ZeroShotConfig) -> None:
+    """Before any weights load: the N:M group (M) or the RTN ``per_group`` group size must
+    divide every input width the model's ``config.json`` gives (nothing to read, e.g. a hub id
+    not cached: checked on the loaded model).
+
+    Raises:
+        ValueError: naming the value and the width it does not divide.
+    """
+    if cfg.nm is not None:
+        check_nm_widths_from_config(location, cfg.nm)
+    if cfg.method == "rtn" and cfg.granularity == "per_group":
+        check_group_widths_from_config(location, cfg.group_size or 128)
+
+
 def validate_for(experiment: str):
     """The sweep validator of one experiment: builds and normalizes the config (no model);
     the model name through ``resolve`` (default :func:`junk_dna.models.causal_lm.
@@ -217,9 +232,7 @@ def validate_for(experiment: str):
         for key, value in EXPERIMENT_DEFAULTS[experiment].items():
             given.setdefault(key, value)
         cfg = ZeroShotConfig.from_params(given).normalized()
-        resolved = resolve(cfg.model)
-        if cfg.nm is not None:
-            check_nm_widths_from_config(resolved.location, cfg.nm)
+        check_widths(resolve(cfg.model).location, cfg)
         return asdict(cfg)
 
     return validate
@@ -268,8 +281,7 @@ def run(config: ZeroShotConfig, run_dir: str | Path | None = None) -> dict[str, 
 
     cfg = config.normalized()
     resolved = resolve_causal_lm(cfg.model)
-    if cfg.nm is not None:
-        check_nm_widths_from_config(resolved.location, cfg.nm)
+    check_widths(resolved.location, cfg)
     start_run(cfg.seed)
     timings = {"setup": time.perf_counter() - start}
     clock = time.perf_counter()

@@ -12,9 +12,9 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "config": [
         "PATTERNS", "SCOPES", "CRITERIA", "POLICIES", "Mode", "MODES", "LLM_METHODS",
         "CALIBRATION_SOURCES", "GRANULARITIES", "MIN_BITS", "MAX_BITS", "parse_nm",
-        "NM_WIDTH_KEYS", "check_nm_widths_from_config", "check_sparsity", "PruningConfig",
-        "check_mode", "LLMPruningSpec", "check_llm_pruning", "check_quantization",
-        "matched_sparsity"
+        "NM_WIDTH_KEYS", "check_nm_widths_from_config", "check_group_widths_from_config",
+        "check_sparsity", "PruningConfig", "check_mode", "LLMPruningSpec", "check_llm_pruning",
+        "check_quantization", "matched_sparsity"
     ],
     "selection": [
         "CHUNK", "check_floating", "check_no_nan", "Workspace", "select_smallest",

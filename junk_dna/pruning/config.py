@@ -95,13 +95,30 @@ def check_nm_widths_from_config(location: str, nm: str) -> None:
         ValueError: naming the width M does not divide.
     """
     _, m = parse_nm(nm)
+    _check_widths_from_config(location, m, f"N:M {nm}: M = {m}", "an M")
+
+
+def check_group_widths_from_config(location: str, group_size: int) -> None:
+    """Before any weights load: an RTN ``per_group`` group size must divide every input width
+    the model's ``config.json`` gives (:data:`NM_WIDTH_KEYS`), as
+    :func:`check_nm_widths_from_config` does for N:M (nothing to read: checked on the loaded
+    model, before quantizing).
+
+    Raises:
+        ValueError: naming the width the group size does not divide.
+    """
+    _check_widths_from_config(location, group_size, f"RTN per_group: group_size {group_size}",
+                              "a group_size")
+
+
+def _check_widths_from_config(location: str, divisor: int, what: str, choose: str) -> None:
     config = _model_config(location)
     for key in NM_WIDTH_KEYS:
         width = config.get(key)
-        if isinstance(width, int) and not isinstance(width, bool) and width % m:
-            raise ValueError(f"N:M {nm}: M = {m} does not divide the model's {key} = {width} "
-                             f"(the input width of some of its linear layers); choose an M "
-                             f"that divides it")
+        if isinstance(width, int) and not isinstance(width, bool) and width % divisor:
+            raise ValueError(f"{what} does not divide the model's {key} = {width} "
+                             f"(the input width of some of its linear layers); choose "
+                             f"{choose} that divides it")
 
 
 def _model_config(location: str) -> dict:

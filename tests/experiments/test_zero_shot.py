@@ -72,6 +72,22 @@ def test_nm_that_does_not_divide_a_width_fails_before_loading(no_model_loads, ti
         run(ZeroShotConfig(**params))
 
 
+@pytest.mark.parametrize("experiment", ["quantization", "context_length"])
+def test_rtn_group_size_that_does_not_divide_a_width_fails_before_loading(
+        no_model_loads, tiny_lm_dir, experiment):
+    """The hub rehearsal found it: a per_group group size the widths do not divide (128 on a
+    model 64 wide) passed validation and failed each run after loading its model."""
+    params = {**EXPERIMENT_DEFAULTS[experiment], "experiment": experiment,
+              "model": str(tiny_lm_dir), "method": "rtn",
+              "bits": 4, "granularity": "per_group", "group_size": 128}
+    with pytest.raises(ValueError, match="group_size 128 does not divide.*hidden_size = 64"):
+        get_experiment(experiment).validate(params)
+    with pytest.raises(ValueError, match="group_size 128 does not divide"):
+        run(ZeroShotConfig(**params))
+    for fine in ({"group_size": 32}, {"granularity": "per_channel"}):
+        assert get_experiment(experiment).validate({**params, **fine})["method"] == "rtn"
+
+
 def test_normalized_config_drops_unused_fields():
     dense = ZeroShotConfig(method="dense", conditions=[None, 0]).normalized()
     assert (dense.pattern, dense.sparsity, dense.bits, dense.calibration) == (None,) * 4
