@@ -61,10 +61,8 @@ Pick = Callable[[Run], bool]
 
 
 def _first(**wanted: Any) -> Pick:
-    """Picks the first run whose parameters have these values (and ``block``, if given)."""
-    block = wanted.pop("block", None)
-    return lambda run: ((block is None or run.block == block)
-                        and all(run.params.get(k) == v for k, v in wanted.items()))
+    """Picks the first run whose parameters have these values."""
+    return lambda run: all(run.params.get(k) == v for k, v in wanted.items())
 
 
 DENSE_FT, DENSE_LM = _first(mode="dense"), _first(method="dense")
@@ -98,24 +96,31 @@ def overrides_for(experiment: str) -> dict[str, Any]:
     return dict(FINETUNE_OVERRIDES if config is TrueGemConfig else ZERO_SHOT_OVERRIDES)
 
 
-def rehearsal_runs(experiment: str) -> list[dict[str, Any]]:
-    """The parameters of the paper preset's runs chosen by :data:`PLAN`, with the CPU
-    overrides applied to the fields each run uses (a field a run leaves ``None`` stays so).
+def paper_runs(experiment: str) -> list[dict[str, Any]]:
+    """The parameters of the paper preset's runs chosen by :data:`PLAN`, as expanded.
 
     Raises:
         AssertionError: a pick matches no run of the preset (the plan is stale).
     """
     runs = expand_preset(experiment, load_preset(experiment, "paper"), check_hub=False)
-    overrides = overrides_for(experiment)
     chosen = []
     for i, pick in enumerate(PLAN[experiment]):
         run = next((r for r in runs if pick(r)), None)
         assert run is not None, f"{experiment}: pick {i + 1} matches no run of the paper preset"
-        params = dict(run.params)
-        params.update({k: v for k, v in overrides.items() if params.get(k) is not None
-                       or k == "max_steps"})
-        chosen.append(params)
+        chosen.append(dict(run.params))
     return chosen
+
+
+def rehearsal_runs(experiment: str) -> list[dict[str, Any]]:
+    """:func:`paper_runs` with the CPU overrides (validation sets a field a run does not use,
+    such as a dense run's ``n_calibration``, back to ``None``)."""
+    return [{**params, **overrides_for(experiment)} for params in paper_runs(experiment)]
+
+
+def without_overrides(experiment: str, params: Mapping[str, Any]) -> str:
+    """``params`` minus the overridden fields, as canonical JSON (to compare runs)."""
+    overrides = overrides_for(experiment)
+    return json.dumps({k: v for k, v in params.items() if k not in overrides}, sort_keys=True)
 
 
 def write_rehearsal_presets(folder: Path) -> dict[str, int]:
@@ -208,6 +213,9 @@ def test_the_rehearsal_sweep_succeeds(rehearsal: Rehearsal) -> None:
 def test_paper_preset_rehearses_through_the_hub(experiment: str, rehearsal: Rehearsal) -> None:
     records = rehearsal.records(experiment)
     assert len(records) == rehearsal.counts[experiment], rehearsal.stderr[-6000:]
+    # the records are the chosen paper runs: every parameter but the overrides is the paper's
+    assert sorted(without_overrides(experiment, r["params"]) for r in records) == sorted(
+        without_overrides(experiment, p) for p in paper_runs(experiment))
     fine_tuning = lookup_experiment(experiment).config is TrueGemConfig
     for record in records:
         assert record["status"] == "ok" and record["experiment"] == experiment
