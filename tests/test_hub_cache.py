@@ -30,7 +30,7 @@ import huggingface_hub
 from transformers import AutoConfig, AutoTokenizer
 from junk_dna.data.glue_tasks import load_task
 from junk_dna.data.qa_tasks import load_factoid
-from junk_dna.pruning.llm import calibration_samples
+from junk_dna.pruning.llm import c4_shard_path, calibration_samples
 
 encoders, causal, fine_tuning_tasks, factoid_tasks = json.loads(sys.argv[1])
 out = {"files": [], "models": {}, "tasks": {}}
@@ -45,6 +45,7 @@ for task in fine_tuning_tasks:
 for task in factoid_tasks:
     questions = load_factoid(task, 4, source="hub")
     out["tasks"][task] = [len(questions), all(q.context for q in questions)]
+out["files"].append(c4_shard_path())
 out["c4"] = list(calibration_samples(tokenizer, source="c4", n_samples=2, seqlen=64).shape)
 print(json.dumps(out))
 """
@@ -86,6 +87,7 @@ def test_every_paper_model_and_dataset_resolves_from_the_cache(hub_cache: Any) -
     out = json.loads(done.stdout.splitlines()[-1])
     hub = hub_cache.hf_home / "hub"
     assert all(Path(f).is_relative_to(hub) and "/snapshots/" in f for f in out["files"])
+    assert out["files"][-1].endswith(f"/{C4_SHARD}")  # C4 through the hub's file cache
     assert out["models"] == {"roberta-large": ["roberta", "RobertaTokenizer"],
                              "lmsys/vicuna-7b-v1.3": ["llama", "LlamaTokenizer"]}
     fine_tuning, factoid = paper_hub_tasks()

@@ -38,7 +38,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "EMBEDDED_BOOLQ_PATH", "C4_SHARD", "input_width", "weight_as_out_in", "set_weight_out_in",
         "find_decoder_blocks", "decoder_linears", "check_llm_widths", "llm_sparsity_report",
         "LayerStats", "wanda_scores", "prune_weight", "calibration_samples",
-        "embedded_token_stream", "prune_causal_lm"
+        "embedded_token_stream", "c4_shard_path", "prune_causal_lm"
     ],
     "quantization": [
         "rtn_quantize", "quantize_weight", "quantize_causal_lm"

@@ -612,9 +612,10 @@ def calibration_samples(
             without special tokens and joined into one stream with the tokenizer's EOS between
             passages; then ``n_samples`` windows of ``seqlen`` tokens with random starts drawn
             from ``torch.Generator().manual_seed(seed)`` (windows may overlap).
-            ``"c4"`` (needs the hub): the allenai/c4 shard :data:`C4_SHARD` as in the
-            Wanda/SparseGPT code: ``random.Random(seed)`` picks random documents until one is
-            longer than ``seqlen`` tokens, then a random window of it; once per sample.
+            ``"c4"`` (needs the hub once; :func:`c4_shard_path`): the allenai/c4 shard
+            :data:`C4_SHARD` as in the Wanda/SparseGPT code: ``random.Random(seed)`` picks
+            random documents until one is longer than ``seqlen`` tokens, then a random
+            window of it; once per sample.
         n_samples: number of windows, >= 1.
         seqlen: tokens per window, >= 1.
         seed: seeds the window choice.
@@ -679,12 +680,30 @@ def embedded_token_stream(tokenizer: Any) -> Tensor:
     return torch.tensor(ids, dtype=torch.long)
 
 
+def c4_shard_path() -> str:
+    """The local file of :data:`C4_SHARD`, through the hub's file cache
+    (``huggingface_hub.hf_hub_download``): downloaded once, then read from the cache, also
+    offline (``HF_HUB_OFFLINE=1``, e.g. on a cluster's compute nodes).
+
+    The shard is then read with ``datasets``' JSON builder. ``load_dataset("allenai/c4",
+    data_files=...)`` is not used: ``datasets`` (5.x) keys the Arrow cache of a first, online
+    load by the resolved remote files and looks it up offline by the ``data_files`` as given,
+    so an offline run misses the cache its online run wrote.
+
+    Raises:
+        huggingface_hub.errors.LocalEntryNotFoundError: offline and not in the cache.
+    """
+    from huggingface_hub import hf_hub_download
+
+    return hf_hub_download("allenai/c4", C4_SHARD, repo_type="dataset")
+
+
 def _c4_samples(tokenizer: Any, n_samples: int, seqlen: int, seed: int) -> Tensor:
     import random
 
     import datasets
 
-    data = datasets.load_dataset("allenai/c4", data_files={"train": C4_SHARD}, split="train")
+    data = datasets.load_dataset("json", data_files={"train": c4_shard_path()}, split="train")
     rng = random.Random(seed)
     out = []
     for _ in range(n_samples):
