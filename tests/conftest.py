@@ -16,9 +16,12 @@ import tempfile  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import ModuleType  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 import pytest  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.hub_cache import HubCache
 
 WORDS = [
     "good",
@@ -220,7 +223,7 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def hub_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def hub_cache(tmp_path_factory: pytest.TempPathFactory) -> HubCache:
     """A local Hugging Face cache (``tests/hub_cache.py``) holding every model id and dataset
     the ``paper`` presets load from the hub, in the hub's layout, built once per session:
     point ``HF_HOME`` at it (``hub_cache.env()``) in a child process."""

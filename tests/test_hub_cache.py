@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from junk_dna.data.glue_tasks import get_task
 from junk_dna.data.qa_tasks import get_qa_task
@@ -78,7 +77,7 @@ def probe(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         env={**os.environ, **env}, capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_every_paper_model_and_dataset_resolves_from_the_cache(hub_cache: Any) -> None:
+def test_every_paper_model_and_dataset_resolves_from_the_cache(hub_cache: HubCache) -> None:
     from junk_dna.pruning.llm import C4_SHARD as PACKAGE_C4_SHARD
 
     assert C4_SHARD == PACKAGE_C4_SHARD

@@ -52,6 +52,7 @@ from junk_dna.runs.presets import (
     lookup_experiment,
     presets_file,
 )
+from tests.hub_cache import HubCache
 
 FINETUNE_OVERRIDES: dict[str, Any] = {"max_steps": 2}
 ZERO_SHOT_OVERRIDES: dict[str, Any] = {"n_questions": 4, "n_calibration": 2,
@@ -163,7 +164,7 @@ class Rehearsal:
 
 
 @pytest.fixture(scope="module")
-def rehearsal(hub_cache: Any, tmp_path_factory: pytest.TempPathFactory) -> Rehearsal:
+def rehearsal(hub_cache: HubCache, tmp_path_factory: pytest.TempPathFactory) -> Rehearsal:
     """Every rehearsal run through ``junk-dna sweep EXPERIMENT... --preset FOLDER/`` in a
     child process whose environment points the hub libraries at :func:`hub_cache`."""
     root = tmp_path_factory.mktemp("rehearsal")
