@@ -190,6 +190,20 @@ def finite_metrics(record: Mapping[str, Any]) -> dict[str, float]:
     return numbers
 
 
+def target_sparsity(params: Mapping[str, Any]) -> float | None:
+    """The share of weights a run prunes (0 for dense; ``None`` for RTN, which prunes none
+    on purpose)."""
+    method = params.get("mode", params.get("method"))
+    if method == "rtn":
+        return None
+    if method == "dense":
+        return 0.0
+    if params["pattern"] == "nm":
+        n, m = (int(x) for x in params["nm"].split(":"))
+        return 1 - n / m
+    return float(params["sparsity"])
+
+
 def test_the_plan_covers_every_paper_preset() -> None:
     built_in = sorted(e for e in list_experiments() if presets_file(e).is_file())
     assert sorted(PLAN) == built_in and len(built_in) == 8
@@ -221,6 +235,9 @@ def test_paper_preset_rehearses_through_the_hub(experiment: str, rehearsal: Rehe
     for record in records:
         assert record["status"] == "ok" and record["experiment"] == experiment
         assert finite_metrics(record), record["run_id"]
+        target = target_sparsity(record["params"])
+        if target is not None:  # pruned as asked (dense: nothing)
+            assert abs(record["sparsity"]["reached"] - target) < 0.01, record["sparsity"]
         resolved = record["resolved"]
         model = record["params"]["model"]
         assert (resolved["model_source"], resolved["model_location"]) == ("hub", model)
