@@ -74,7 +74,7 @@ CONDITION_NAMES: dict[str, Callable[[str], str]] = {
 }
 CONDITION_COLORS = {"Closed Book": "#e02020", "Open Book": "#0000cd"}
 #: Scores whose dense interval is binomial (a mean of 0/1 outcomes).
-BINOMIAL = ("accuracy", "acc", "acc_norm", "exact_match")
+BINOMIAL = ("accuracy", "acc", "acc_norm", "exact_match", "containment")
 PATTERN_XLABELS = {"unstructured": "Unstructured sparsity (%)",
                    "nm": "N:M sparsity (N kept of M)"}
 ORDERED_PALETTE = "crest"

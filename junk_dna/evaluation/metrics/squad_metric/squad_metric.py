@@ -1,11 +1,16 @@
-"""SQuAD v1.1 exact match and token F1 as an ``evaluate`` module, shipped in junk_dna and
-loaded offline by path.
+"""SQuAD v1.1 exact match and token F1, and the paper code's containment test, as an
+``evaluate`` module, shipped in junk_dna and loaded offline by path.
 
 Load it with ``evaluate.load(<this folder>)`` (or
 :func:`junk_dna.evaluation.metric_modules.load_metric`). Inputs are plain strings: one
 prediction per example and, per example, its answer aliases; each example scores the maximum
 over its aliases, with the official SQuAD v1.1 normalization (lowercase, remove punctuation,
 remove the articles a/an/the, collapse whitespace).
+
+``containment`` is the test of the paper's original TriviaQA code: a prediction is right when
+its normalized text contains a normalized alias as a substring (a sentence such as "The capital
+is Paris." counts for "Paris"), except that a prediction empty after normalization is wrong
+(the original counted it as right) and an alias empty after normalization matches nothing.
 
 Deliberate differences from the hub's ``squad`` script: scores are fractions in [0, 1] (not
 percentages) plus ``n``, the number of examples; inputs are strings, not SQuAD's id/answers
@@ -26,13 +31,15 @@ from collections.abc import Sequence
 import datasets
 import evaluate
 
-_DESCRIPTION = "SQuAD v1.1 exact match and token F1 (fractions), maximum over answer aliases."
+_DESCRIPTION = ("SQuAD v1.1 exact match and token F1, and containment (fractions), maximum over "
+                "answer aliases.")
 _KWARGS_DESCRIPTION = """
 Args:
     predictions: one answer string per example.
     references: per example, its answer aliases (a list of strings).
 Returns:
-    exact_match and f1: means over the examples, in [0, 1]; n: the number of examples.
+    exact_match, f1 and containment: means over the examples, in [0, 1]; n: the number of
+    examples.
 """
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -91,9 +98,23 @@ def f1_score(prediction: str, answers: str | Sequence[str]) -> float:
     return best
 
 
+def containment_score(prediction: str, answers: str | Sequence[str]) -> float:
+    """1.0 if the normalized prediction contains a non-empty normalized alias as a substring,
+    else 0.0 (0.0 for a prediction that is empty after normalization).
+
+    Raises:
+        ValueError: no alias.
+    """
+    aliases = aliases_of(answers)
+    pred = normalize_answer(prediction)
+    if not pred:
+        return 0.0
+    return float(any(alias and alias in pred for alias in map(normalize_answer, aliases)))
+
+
 def squad_scores(predictions: Sequence[str],
                  references: Sequence[str | Sequence[str]]) -> dict[str, float]:
-    """Mean exact match and F1 over the examples, and their number ``n``.
+    """Mean exact match, F1 and containment over the examples, and their number ``n``.
 
     Raises:
         ValueError: different lengths, no examples, or an example without aliases.
@@ -105,12 +126,13 @@ def squad_scores(predictions: Sequence[str],
     pairs = list(zip(predictions, references, strict=True))
     em = sum(exact_match_score(p, r) for p, r in pairs) / len(pairs)
     f1 = sum(f1_score(p, r) for p, r in pairs) / len(pairs)
-    return {"exact_match": em, "f1": f1, "n": len(pairs)}
+    contained = sum(containment_score(p, r) for p, r in pairs) / len(pairs)
+    return {"exact_match": em, "f1": f1, "containment": contained, "n": len(pairs)}
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class Squad(evaluate.Metric):
-    """SQuAD v1.1 exact match and F1 over string predictions and alias lists."""
+    """SQuAD v1.1 exact match, F1 and containment over string predictions and alias lists."""
 
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(
