@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import datasets
 import evaluate
@@ -63,9 +63,10 @@ def aliases_of(answers: str | Sequence[str]) -> list[str]:
     return aliases
 
 
-def exact_match_score(prediction: str, answers: str | Sequence[str]) -> float:
-    """1.0 if the normalized prediction equals a normalized alias, else 0.0 (0.0 for a
-    prediction that is empty after normalization).
+def _any_alias(prediction: str, answers: str | Sequence[str],
+               match: Callable[[str, str], bool]) -> float:
+    """1.0 if ``match(normalized prediction, normalized alias)`` holds for an alias, else 0.0
+    (0.0 for a prediction that is empty after normalization).
 
     Raises:
         ValueError: no alias.
@@ -74,7 +75,17 @@ def exact_match_score(prediction: str, answers: str | Sequence[str]) -> float:
     pred = normalize_answer(prediction)
     if not pred:
         return 0.0
-    return float(any(pred == normalize_answer(a) for a in aliases))
+    return float(any(match(pred, normalize_answer(a)) for a in aliases))
+
+
+def exact_match_score(prediction: str, answers: str | Sequence[str]) -> float:
+    """1.0 if the normalized prediction equals a normalized alias, else 0.0 (0.0 for a
+    prediction that is empty after normalization).
+
+    Raises:
+        ValueError: no alias.
+    """
+    return _any_alias(prediction, answers, lambda pred, alias: pred == alias)
 
 
 def f1_score(prediction: str, answers: str | Sequence[str]) -> float:
@@ -105,11 +116,7 @@ def containment_score(prediction: str, answers: str | Sequence[str]) -> float:
     Raises:
         ValueError: no alias.
     """
-    aliases = aliases_of(answers)
-    pred = normalize_answer(prediction)
-    if not pred:
-        return 0.0
-    return float(any(alias and alias in pred for alias in map(normalize_answer, aliases)))
+    return _any_alias(prediction, answers, lambda pred, alias: bool(alias) and alias in pred)
 
 
 def squad_scores(predictions: Sequence[str],
