@@ -93,7 +93,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "PAIR_STYLE", "METHOD_LABELS", "ZERO_SHOT_TITLES", "CONDITION_NAMES", "CONDITION_COLORS",
         "BINOMIAL", "PATTERN_XLABELS", "ORDERED_PALETTE", "Z95", "TABLE_ATTR", "TABLE_COLUMNS",
         "task_label", "y_label", "true_gem_figure", "data_adequacy_figure", "human_gap_figure",
-        "zero_shot_figure", "quantization_figure", "run_figure", "figure_table", "table_csv",
+        "zero_shot_figure", "quantization_figure", "run_figure", "figure_table", "figure_csv",
         "save", "FIGURES", "render"
     ],
     "config": [

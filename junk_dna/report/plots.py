@@ -343,7 +343,7 @@ def figure_table(fig: Any) -> pd.DataFrame:
     return table
 
 
-def table_csv(table: pd.DataFrame) -> str:
+def figure_csv(table: pd.DataFrame) -> str:
     """A figure's table as CSV text: columns and rows in a fixed order, ``\\n`` line ends,
     so the same records give the same bytes wherever they lie."""
     return table.to_csv(index=False, lineterminator="\n", float_format="%.10g")
@@ -367,7 +367,7 @@ def save(fig: Any, path_stem: str | Path, formats: Sequence[str] = ("png", "pdf"
         out.append(path)
     if table and getattr(fig, TABLE_ATTR, None) is not None:
         path = stem.with_suffix(".csv")
-        atomic_write_text(path, table_csv(figure_table(fig)))
+        atomic_write_text(path, figure_csv(figure_table(fig)))
         out.append(path)
     return out
 

@@ -15,10 +15,10 @@ from junk_dna.report.analysis import normalize_to_dense, seed_summary
 from junk_dna.report.plots import (
     NothingToDraw,
     data_adequacy_figure,
+    figure_csv,
     figure_table,
     render,
     save,
-    table_csv,
     true_gem_figure,
     zero_shot_figure,
 )
@@ -132,7 +132,7 @@ def test_figure_csv_is_byte_identical_from_a_copy_of_the_records(tmp_path):
     assert str(tmp_path) not in texts[0].decode() and "run_dir" not in table.columns
     assert {"run_id", "seed", "x", "normalized", "dense_ci"} <= set(table.columns)
     assert set(table["seed"]) == {41, 42} and table["normalized"].notna().all()
-    assert texts[1] == table_csv(figure_table(fig)).encode()
+    assert texts[1] == figure_csv(figure_table(fig)).encode()
 
 
 def test_seed_band_and_dense_band_are_drawn_with_several_seeds(tmp_path):
