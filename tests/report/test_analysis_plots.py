@@ -191,3 +191,14 @@ def test_the_task_3_axis_is_an_option_performance_drop_with_dense_at_0():
     assert lines and all(set(ln.get_ydata()) == {0} for ln in lines)
     bands = [p for ax in fig.axes for p in ax.patches if p.get_gid() == "dense_ci"]
     assert bands and all(abs(b.get_y() + b.get_height() / 2) < 1e-9 for b in bands)
+
+
+def test_unstructured_and_nm_panels_keep_their_own_ticks():
+    """factoid_vs_mc draws unstructured and N:M panels side by side: 50 % and 4:8 share an x
+    value, but each panel is labelled in its own pattern's terms (committed records)."""
+    runs = collect(PILOT.parent / "papermill_runs" / "factoid_vs_mc")
+    fig = zero_shot_figure(runs)
+    by_title = {ax.get_title(): [t.get_text() for t in ax.get_xticklabels()]
+                for ax in fig.axes if ax.get_title()}
+    assert by_title == {"Magnitude": ["10", "30", "50"], "Magnitude [N:M]": ["6:8", "4:8"]}
+    assert "factoid (containment)" in [t.get_text() for t in fig.legends[0].get_texts()]
