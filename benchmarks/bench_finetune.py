@@ -76,6 +76,7 @@ from finetune_common import (  # noqa: E402
     batch_sentences,
     batch_tokens,
     epoch_batches,
+    instrumented_step,
     load_line,
     median,
     params_bits_equal,
@@ -176,28 +177,10 @@ class Trainer:
 
     def step(self, batch: dict[str, torch.Tensor], marks: bool = False) -> float:
         """One optimizer step; ``marks`` labels its phases for the profiler."""
-        from torch.profiler import record_function
-
-        def mark(name: str):
-            return record_function(name) if marks else nullcontext()
-
-        with mark("## forward"):
-            if self.compact is not None:
-                batch = self.compact.remap(batch)
-            with self.autocast:
-                loss = self.forward(**batch).loss
-        with mark("## backward"):
-            loss.backward()
-        with mark("## optimizer"):
-            self.optimizer.step()
-        with mark("## scheduler"):
-            self.scheduler.step()
-        with mark("## zero_grad"):
-            self.optimizer.zero_grad(set_to_none=self.options.set_to_none)
-        with mark("## mask enforcement"):
-            self.enforcer.after_step()
-        with mark("## loss.item"):
-            return loss.detach().float().item()
+        return instrumented_step(
+            self.forward, batch, self.optimizer, self.scheduler, self.enforcer, marks=marks,
+            prepare=self.compact.remap if self.compact is not None else None,
+            autocast=self.autocast, set_to_none=self.options.set_to_none)
 
     def eval_model(self) -> torch.nn.Module:
         """The model with its full embedding, for evaluation (call ``train_again`` after)."""

@@ -73,66 +73,52 @@ from finetune_common import (  # noqa: E402
     Timer,
     batch_tokens,
     epoch_batches,
+    instrumented_step,
     load_line,
     median,
     prepare_run,
 )
 
 # ----------------------------------------------------------------------------- 1. peak
+#: One peak kernel: 12 independent accumulators (enough to hide the FMA latency), each
+#: updated by ``op(a, b, c)`` every iteration, summed at the end (so nothing is optimized away).
+KERNEL_C = r"""
+float {name}(long iters) {{
+    {operand} b = {b}, c = {c};
+#define D(i) {acc} a##i = {splat}((float)(i + 1));
+    C12(D)
+#undef D
+    for (long it = 0; it < iters; ++it) {{
+#define S(i) a##i = {op}(a##i, b, c);
+        C12(S)
+#undef S
+        __asm__ volatile("" ::: "memory");
+    }}
+    {acc} s = {zero}();
+#define R(i) s = {add}(s, a##i);
+    C12(R)
+#undef R
+    {ret}
+}}
+"""
+YMM = dict(acc="__m256", operand="__m256", splat="_mm256_set1_ps", zero="_mm256_setzero_ps",
+           add="_mm256_add_ps", ret="float out[8]; _mm256_storeu_ps(out, s); return out[0];")
+ZMM = dict(acc="__m512", operand="__m512", splat="_mm512_set1_ps", zero="_mm512_setzero_ps",
+           add="_mm512_add_ps", ret="return _mm512_reduce_add_ps(s);")
+PEAK_KERNELS: dict[str, dict[str, str]] = {
+    "fma_ymm": {**YMM, "op": "_mm256_fmadd_ps", "b": "_mm256_set1_ps(0.999999f)",
+                "c": "_mm256_set1_ps(1e-7f)"},
+    "fma_zmm": {**ZMM, "op": "_mm512_fmadd_ps", "b": "_mm512_set1_ps(0.999999f)",
+                "c": "_mm512_set1_ps(1e-7f)"},
+    # bf16 operands (1.0 and about 6e-8), fp32 accumulators
+    "dpbf16_zmm": {**ZMM, "op": "_mm512_dpbf16_ps", "operand": "__m512bh",
+                   "b": "(__m512bh)_mm512_set1_epi16(0x3f80)",
+                   "c": "(__m512bh)_mm512_set1_epi16(0x3380)"},
+}
 PEAK_C = r"""
 #include <immintrin.h>
 #define C12(OP) OP(0) OP(1) OP(2) OP(3) OP(4) OP(5) OP(6) OP(7) OP(8) OP(9) OP(10) OP(11)
-float fma_ymm(long iters) {
-    __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-#define D(i) __m256 a##i = _mm256_set1_ps((float)(i + 1));
-    C12(D)
-#undef D
-    for (long it = 0; it < iters; ++it) {
-#define S(i) a##i = _mm256_fmadd_ps(a##i, b, c);
-        C12(S)
-#undef S
-        __asm__ volatile("" ::: "memory");
-    }
-    __m256 s = _mm256_setzero_ps();
-#define R(i) s = _mm256_add_ps(s, a##i);
-    C12(R)
-#undef R
-    float out[8]; _mm256_storeu_ps(out, s); return out[0];
-}
-float fma_zmm(long iters) {
-    __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-#define D(i) __m512 a##i = _mm512_set1_ps((float)(i + 1));
-    C12(D)
-#undef D
-    for (long it = 0; it < iters; ++it) {
-#define S(i) a##i = _mm512_fmadd_ps(a##i, b, c);
-        C12(S)
-#undef S
-        __asm__ volatile("" ::: "memory");
-    }
-    __m512 s = _mm512_setzero_ps();
-#define R(i) s = _mm512_add_ps(s, a##i);
-    C12(R)
-#undef R
-    return _mm512_reduce_add_ps(s);
-}
-float dpbf16_zmm(long iters) {
-    __m512bh b = (__m512bh)_mm512_set1_epi16(0x3f80), c = (__m512bh)_mm512_set1_epi16(0x3380);
-#define D(i) __m512 a##i = _mm512_set1_ps((float)(i + 1));
-    C12(D)
-#undef D
-    for (long it = 0; it < iters; ++it) {
-#define S(i) a##i = _mm512_dpbf16_ps(a##i, b, c);
-        C12(S)
-#undef S
-        __asm__ volatile("" ::: "memory");
-    }
-    __m512 s = _mm512_setzero_ps();
-#define R(i) s = _mm512_add_ps(s, a##i);
-    C12(R)
-#undef R
-    return _mm512_reduce_add_ps(s);
-}
+""" + "".join(KERNEL_C.format(name=name, **spec) for name, spec in PEAK_KERNELS.items()) + r"""
 #define A10 "add $1, %0\n\t" "add $1, %0\n\t" "add $1, %0\n\t" "add $1, %0\n\t" \
     "add $1, %0\n\t" "add $1, %0\n\t" "add $1, %0\n\t" "add $1, %0\n\t" "add $1, %0\n\t" \
     "add $1, %0\n\t"
@@ -342,33 +328,8 @@ class Step:
         self.model.train()
 
     def __call__(self, batch: dict[str, torch.Tensor], marks: bool = False) -> float:
-        from torch.profiler import record_function
-
-        def mark(name: str):
-            return record_function(name) if marks else _Null()
-
-        with mark("## forward"):
-            loss = self.model(**batch).loss
-        with mark("## backward"):
-            loss.backward()
-        with mark("## optimizer"):
-            self.optimizer.step()
-        with mark("## scheduler"):
-            self.scheduler.step()
-        with mark("## zero_grad"):
-            self.optimizer.zero_grad(set_to_none=True)
-        with mark("## mask enforcement"):
-            self.enforcer.after_step()
-        with mark("## loss.item"):
-            return loss.detach().float().item()
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+        return instrumented_step(self.model, batch, self.optimizer, self.scheduler,
+                                 self.enforcer, marks=marks)
 
 
 def count_flops(fn) -> tuple[int, dict[str, int]]:

@@ -17,6 +17,7 @@ compact embedding); the variants that were dropped live on as prototypes in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -207,3 +208,50 @@ def params_bits_equal(a: torch.nn.Module, b: torch.nn.Module) -> tuple[bool, int
             differ += 1
             worst = max(worst, float((x.detach() - y.detach()).abs().max()))
     return differ == 0, differ, worst
+
+
+def instrumented_step(forward: Callable[..., Any], batch: dict[str, torch.Tensor],
+                      optimizer: torch.optim.Optimizer, scheduler: Any, enforcer: MaskEnforcer,
+                      *, marks: bool = False,
+                      prepare: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+                      | None = None,
+                      autocast: contextlib.AbstractContextManager | None = None,
+                      set_to_none: bool = True) -> float:
+    """One optimizer step as ``fine_tune``'s loop body (without accelerate, which on one CPU
+    process only wraps: ``accelerator.backward`` is ``loss.backward``).
+
+    Args:
+        forward: the model (or its compiled form); called with the batch, returns ``.loss``.
+        batch: one training batch (tensors ``[batch, length]`` or ``[batch, options, length]``).
+        optimizer, scheduler, enforcer: stepped in ``fine_tune``'s order.
+        marks: label each phase (``## forward`` ... ``## loss.item``) for the profiler.
+        prepare: applied to the batch inside the forward phase (e.g. a compact embedding's
+            id remapping).
+        autocast: the forward pass's precision context (none: fp32).
+        set_to_none: ``optimizer.zero_grad(set_to_none=...)``.
+
+    Returns:
+        The batch's training loss.
+    """
+    from torch.profiler import record_function
+
+    def mark(name: str) -> contextlib.AbstractContextManager:
+        return record_function(name) if marks else contextlib.nullcontext()
+
+    with mark("## forward"):
+        if prepare is not None:
+            batch = prepare(batch)
+        with autocast if autocast is not None else contextlib.nullcontext():
+            loss = forward(**batch).loss
+    with mark("## backward"):
+        loss.backward()
+    with mark("## optimizer"):
+        optimizer.step()
+    with mark("## scheduler"):
+        scheduler.step()
+    with mark("## zero_grad"):
+        optimizer.zero_grad(set_to_none=set_to_none)
+    with mark("## mask enforcement"):
+        enforcer.after_step()
+    with mark("## loss.item"):
+        return loss.detach().float().item()

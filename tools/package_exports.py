@@ -26,7 +26,7 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "runs": ("errors", "layout", "presets", "resources", "watchdog", "notebook", "kernels",
              "worker", "reuse", "local", "slurm", "figures"),
     "pruning": ("config", "selection", "masks", "series", "transfer", "llm", "quantization"),
-    "models": ("resolve", "encoders", "causal_lm"),
+    "models": ("resolve", "gguf_header", "encoders", "causal_lm"),
     "data": ("glue_tasks", "qa_tasks", "human_scores", "encode_cache"),
     "training": ("precision", "compact", "finetune"),
     "evaluation": ("metric_modules", "glue_metrics", "lm_scoring", "chance"),

@@ -17,7 +17,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "lm_scoring": [
         "STRATEGIES", "MCPrompt", "MCRecord", "MCResult", "encode_pair", "score_multiple_choice",
         "subset_record", "Generation", "generate_greedy", "normalize_answer", "exact_match",
-        "token_f1", "squad_scores", "FactoidResult", "evaluate_factoid"
+        "token_f1", "containment", "squad_scores", "FactoidResult", "evaluate_factoid"
     ],
     "chance": [
         "ZERO_CHANCE_METRICS", "MC_METRICS", "FACTOID_METRICS", "majority_rate",

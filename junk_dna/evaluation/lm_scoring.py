@@ -27,9 +27,10 @@ Generation (:func:`generate_greedy`) is batched greedy decoding with left paddin
 ``max_new_tokens`` (default 32, as the paper's original code) and early stopping once every
 sequence of a batch has produced a newline or EOS; finished sequences leave the batch. The
 answer is the generated text up to its first newline, stripped. :func:`squad_scores` computes
-SQuAD v1.1 exact match and token F1 (official normalization, maximum over answer aliases),
-except that an empty prediction always scores 0 (the original code's containment test counted
-it as correct), through the SQuAD ``evaluate`` module shipped in the package
+SQuAD v1.1 exact match and token F1 (official normalization, maximum over answer aliases) and
+the original code's containment test (:func:`containment`: the normalized answer contains a
+normalized alias), except that an empty prediction always scores 0 (the original counted it
+as correct), through the SQuAD ``evaluate`` module shipped in the package
 (:mod:`junk_dna.evaluation.metric_modules`).
 
 Everything runs under ``torch.inference_mode`` with the model in eval mode and is deterministic
@@ -628,16 +629,26 @@ def token_f1(prediction: str, answers: str | Sequence[str]) -> float:
     return metric_script("squad").f1_score(prediction, answers)
 
 
+def containment(prediction: str, answers: str | Sequence[str]) -> float:
+    """1.0 if the normalized prediction contains a non-empty normalized alias (the original
+    TriviaQA code's test), else 0.0; an empty prediction scores 0.0.
+
+    Raises:
+        ValueError: no answer aliases.
+    """
+    return metric_script("squad").containment_score(prediction, answers)
+
+
 def squad_scores(predictions: Sequence[str],
                  references: Sequence[str | Sequence[str]]) -> dict[str, float]:
-    """Mean exact match and token F1 (fractions in [0, 1]) over the examples.
+    """Mean exact match, token F1 and containment (fractions in [0, 1]) over the examples.
 
     Args:
         predictions: one string per example.
         references: per example, the answer aliases (a string or a sequence of strings).
 
     Returns:
-        ``{"exact_match": ..., "f1": ..., "n": ...}``.
+        ``{"exact_match": ..., "f1": ..., "containment": ..., "n": ...}``.
 
     Raises:
         ValueError: different lengths, no examples, or an example without aliases.
@@ -658,12 +669,14 @@ class FactoidResult:
         generations: :class:`Generation` per example.
         exact_match: per example EM (0/1).
         f1: per example token F1.
-        summary: ``{"exact_match", "f1", "n"}`` means (fractions).
+        containment: per example containment (0/1, :func:`containment`).
+        summary: ``{"exact_match", "f1", "containment", "n"}`` means (fractions).
     """
 
     generations: list[Generation]
     exact_match: list[float]
     f1: list[float]
+    containment: list[float]
     summary: dict[str, float] = field(default_factory=dict)
 
 
@@ -674,7 +687,8 @@ def evaluate_factoid(
     answers: Sequence[str | Sequence[str]],
     **generate_kwargs: Any,
 ) -> FactoidResult:
-    """Greedy-generate an answer per prompt (:func:`generate_greedy`) and score it (SQuAD EM/F1).
+    """Greedy-generate an answer per prompt (:func:`generate_greedy`) and score it (SQuAD EM/F1,
+    containment).
 
     Raises:
         ValueError: ``prompts`` and ``answers`` differ in length, or as the called functions.
@@ -684,8 +698,10 @@ def evaluate_factoid(
     gens = generate_greedy(model, tokenizer, prompts, **generate_kwargs)
     em = [exact_match(g.answer, a) for g, a in zip(gens, answers, strict=True)]
     f1 = [token_f1(g.answer, a) for g, a in zip(gens, answers, strict=True)]
+    contained = [containment(g.answer, a) for g, a in zip(gens, answers, strict=True)]
     summary = squad_scores([g.answer for g in gens], answers) if gens else {}
-    return FactoidResult(generations=gens, exact_match=em, f1=f1, summary=summary)
+    return FactoidResult(generations=gens, exact_match=em, f1=f1, containment=contained,
+                         summary=summary)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -71,7 +71,8 @@ class Scorer:
         self.info[f"n_truncated|{label}"] = sum(bool(r.truncated) for r in records)
 
     def score_factoid(self, questions: list, prompts: list[str], label: str) -> None:
-        """Score greedy answers by SQuAD exact match and F1 over every answer alias."""
+        """Score greedy answers over every answer alias: containment (the original code's
+        test, the empty answer wrong), SQuAD exact match and F1."""
         # torch: imported when a run scores, not when its parameters are validated
         from junk_dna.evaluation.lm_scoring import evaluate_factoid
 
@@ -79,7 +80,8 @@ class Scorer:
                                   [q.answers for q in questions],
                                   max_new_tokens=self.cfg.max_new_tokens,
                                   batch_size=self.cfg.gen_batch_size)
-        for name, values in (("exact_match", result.exact_match), ("f1", result.f1)):
+        for name, values in (("containment", result.containment),
+                             ("exact_match", result.exact_match), ("f1", result.f1)):
             key = f"{name}|{label}"
             self.per_question[key] = [float(v) for v in values]
             self.metrics[key] = float(sum(values) / max(1, len(values)))

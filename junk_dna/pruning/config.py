@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from junk_dna.checks import check_choice
+from junk_dna.models.gguf_header import gguf_config
 
 PATTERNS: tuple[str, ...] = ("unstructured", "nm")
 SCOPES: tuple[str, ...] = ("global", "layer")
@@ -87,9 +88,10 @@ NM_WIDTH_KEYS: tuple[str, ...] = ("hidden_size", "intermediate_size", "dim", "hi
 def check_nm_widths_from_config(location: str, nm: str) -> None:
     """Before any weights load: M of ``nm`` must divide every input width the model's
     ``config.json`` gives (:data:`NM_WIDTH_KEYS`). ``location`` is a folder (a local or
-    embedded model) or a hub id whose ``config.json`` is in the local hub cache; when no
-    config can be read without loading (a GGUF not converted yet, a hub id not cached) this
-    does nothing, and the widths are checked on the loaded model, still before pruning.
+    embedded model), a ``.gguf`` file (the sizes in its header) or a hub id whose
+    ``config.json`` is in the local hub cache; when no config can be read without loading (a
+    hub id not cached) this does nothing, and the widths are checked on the loaded model,
+    still before pruning.
 
     Raises:
         ValueError: naming the width M does not divide.
@@ -122,7 +124,13 @@ def _check_widths_from_config(location: str, divisor: int, what: str, choose: st
 
 
 def _model_config(location: str) -> dict:
-    """The ``config.json`` of a model folder or of a cached hub id; empty when there is none."""
+    """The ``config.json`` of a model folder or of a cached hub id, or the sizes in a GGUF
+    file's header; empty when there is none."""
+    if location.endswith(".gguf") and Path(location).is_file():
+        try:
+            return gguf_config(location)
+        except (OSError, ValueError):  # unreadable: the loaded model is checked instead
+            return {}
     path = Path(location) / "config.json"
     if not path.is_file():
         try:  # a hub id: its cached config only, never a download

@@ -54,17 +54,17 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "analysis": [
         "PRUNING_COLUMNS", "NON_PARAM_COLUMNS", "main_metric_rows", "baseline_keys",
         "normalize_to_dense", "seed_summary", "human_gap_table", "easy_hard_pairs", "pair_gaps",
-        "gap_disagreements", "split_metric", "normalize_zero_shot", "SCALES", "SCALE_REFERENCE",
-        "RETENTION_COLUMNS", "retention_table", "scaled"
+        "gap_disagreements", "split_metric", "FACTOID_SCORE", "normalize_zero_shot", "SCALES",
+        "SCALE_REFERENCE", "RETENTION_COLUMNS", "retention_table", "scaled"
     ],
     "claims.constants": [
         "EXPERIMENT", "SETTINGS", "FINETUNE_SETTINGS", "ZERO_SHOT_SETTINGS", "CLAIM_A", "CLAIM_B",
         "CLAIM_C", "CLAIM_C_RECOVERS", "CLAIM_C_NO_RECOVERY", "CLAIM_Q", "STATEMENTS", "SUPPORTED",
         "CONTRADICTED", "INCONCLUSIVE", "NOT_TESTABLE", "VERDICTS", "R_WINDOW", "RECOVERY_MARGIN",
         "REFERENCE_EFFECTS", "POWER", "EXCLUSION_SE", "MIN_SEEDS", "MIN_SPARSITY_POINTS",
-        "CONVERGENCE_GAIN", "CONVERGENCE_LOSS", "ZERO_SHOT_SCORE", "FACTOID_SCORE",
-        "PRUNING_METHODS", "HUMAN_GAP_PAIRS", "EASY_HARD_RULES", "PrimaryTest", "PRIMARY",
-        "COLUMNS", "SLOPE_STATISTIC", "NAN", "primary_test", "claim_key"
+        "CONVERGENCE_GAIN", "CONVERGENCE_LOSS", "ZERO_SHOT_SCORE", "PRUNING_METHODS",
+        "HUMAN_GAP_PAIRS", "EASY_HARD_RULES", "PrimaryTest", "PRIMARY", "COLUMNS",
+        "SLOPE_STATISTIC", "NAN", "primary_test", "claim_key"
     ],
     "claims.conditions": [
         "Cond", "Curve", "Statistic", "SeedData", "Audit", "ClaimTest", "Context"
@@ -93,7 +93,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "PAIR_STYLE", "METHOD_LABELS", "ZERO_SHOT_TITLES", "CONDITION_NAMES", "CONDITION_COLORS",
         "BINOMIAL", "PATTERN_XLABELS", "ORDERED_PALETTE", "Z95", "TABLE_ATTR", "TABLE_COLUMNS",
         "task_label", "y_label", "true_gem_figure", "data_adequacy_figure", "human_gap_figure",
-        "zero_shot_figure", "quantization_figure", "run_figure", "figure_table", "table_csv",
+        "zero_shot_figure", "quantization_figure", "run_figure", "figure_table", "figure_csv",
         "save", "FIGURES", "render"
     ],
     "config": [

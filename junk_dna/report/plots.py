@@ -64,7 +64,7 @@ ZERO_SHOT_TITLES = {
     "context_length": "Open-book vs. closed-book QA (context tokens; closed = 0)",
     "option_count": "Multiple-choice QA with k options",
     "kshot": "k-shot in-context examples",
-    "factoid_vs_mc": "Factoid QA (exact match) vs. multiple-choice QA",
+    "factoid_vs_mc": "Factoid QA (containment) vs. multiple-choice QA",
 }
 #: Display names of zero-shot conditions (``name=value``); Task_3's colours for context.
 CONDITION_NAMES: dict[str, Callable[[str], str]] = {
@@ -74,7 +74,7 @@ CONDITION_NAMES: dict[str, Callable[[str], str]] = {
 }
 CONDITION_COLORS = {"Closed Book": "#e02020", "Open Book": "#0000cd"}
 #: Scores whose dense interval is binomial (a mean of 0/1 outcomes).
-BINOMIAL = ("accuracy", "acc", "acc_norm", "exact_match")
+BINOMIAL = ("accuracy", "acc", "acc_norm", "exact_match", "containment")
 PATTERN_XLABELS = {"unstructured": "Unstructured sparsity (%)",
                    "nm": "N:M sparsity (N kept of M)"}
 ORDERED_PALETTE = "crest"
@@ -228,7 +228,8 @@ def zero_shot_figure(df: pd.DataFrame, *, score: str = "acc", panel_size: float 
 
     Args:
         df: :func:`~junk_dna.results.collect` table of ONE zero-shot experiment.
-        score: ``"acc"`` or ``"acc_norm"`` (factoid conditions use exact match).
+        score: ``"acc"`` or ``"acc_norm"`` (factoid conditions use
+            :data:`junk_dna.report.analysis.FACTOID_SCORE`).
         panel_size: inches per panel.
         scale: ``"dense"`` (the paper's: 100 x score / dense) or ``"retention"`` (chance-
             corrected, the claims' scale: :func:`junk_dna.report.analysis.retention_table`).
@@ -343,7 +344,7 @@ def figure_table(fig: Any) -> pd.DataFrame:
     return table
 
 
-def table_csv(table: pd.DataFrame) -> str:
+def figure_csv(table: pd.DataFrame) -> str:
     """A figure's table as CSV text: columns and rows in a fixed order, ``\\n`` line ends,
     so the same records give the same bytes wherever they lie."""
     return table.to_csv(index=False, lineterminator="\n", float_format="%.10g")
@@ -367,7 +368,7 @@ def save(fig: Any, path_stem: str | Path, formats: Sequence[str] = ("png", "pdf"
         out.append(path)
     if table and getattr(fig, TABLE_ATTR, None) is not None:
         path = stem.with_suffix(".csv")
-        atomic_write_text(path, table_csv(figure_table(fig)))
+        atomic_write_text(path, figure_csv(figure_table(fig)))
         out.append(path)
     return out
 
@@ -467,8 +468,11 @@ def _facets(tidy: pd.DataFrame, title: str, *, palette: Any, ylabel: str, panel_
     n_seeds = int(tidy.groupby(["panel", "curve", "line", "x"], dropna=False)["seed"]
                   .nunique().max()) if "seed" in tidy else 1
     data = tidy.assign(normalized=tidy["normalized"].astype(float))
+    # without rows, panels of different patterns (unstructured, N:M) share no x axis: each
+    # pattern's panels get that pattern's ticks and range
     grid = sns.FacetGrid(data, col="panel", col_order=panels, row="row" if rows else None,
-                         row_order=row_order, height=panel_size, sharex="row", sharey=False,
+                         row_order=row_order, height=panel_size,
+                         sharex="row" if rows else False, sharey=False,
                          aspect=max(1.0, 4.5 / (panel_size * len(panels))))
     grid.map_dataframe(sns.lineplot, x="x", y="normalized", hue="curve", hue_order=hue_order,
                        palette=palette, style="line", style_order=style_order, dashes=dashes,
@@ -487,11 +491,15 @@ def _facets(tidy: pd.DataFrame, title: str, *, palette: Any, ylabel: str, panel_
         if sub["normalized"].isna().all():
             ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", color="gray")
         row = sub["row"].iloc[0] if len(sub) else None
-        same_row = data[data["row"] == row] if rows and row is not None else data
+        same_row = data[data["row"] == row] if row is not None else data
         ticks = same_row.dropna(subset=["x"]).groupby("x")["tick"].agg(
-            lambda t: max(t, key=len))  # shared by the row's panels
+            lambda t: max(t, key=len))  # shared by the panels of one pattern
         ax.set_xticks(list(ticks.index), list(ticks), fontsize=7,
                       rotation=0 if ticks.str.contains("\n").any() else 90)
+        if not rows and len(ticks):  # the same range in every panel of the pattern
+            lo, hi = float(min(ticks.index)), float(max(ticks.index))
+            pad = 0.05 * (hi - lo) if hi > lo else 5.0
+            ax.set_xlim(lo - pad, hi + pad)
         ax.tick_params(labelsize=7)
         ax.grid(True, color="#dddddd", linewidth=0.5)
         ax.set_xlabel(xlabel or PATTERN_XLABELS.get(row, "sparsity (%)"), fontsize=8)

@@ -59,9 +59,10 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "SLURM_DIR", "LOGS_DIR", "ENDED_DIR", "CLUSTER_ENV", "CLUSTERS", "MAX_NUM_TIMEOUT",
         "FINAL_STATES", "MAYBE_REQUEUED", "ENDED", "ENDED_WORDS", "UNKNOWN", "POLL_MIN_S",
         "POLL_MAX_S", "UNKNOWN_GIVE_UP_S", "submitit_cluster", "RunFailedError", "task_threads",
-        "RunTask", "Submitted", "SlurmPlan", "latest_submissions", "base_state", "squeue_states",
-        "sacct_states", "JobStates", "job_states", "final_jobs", "plan_submission",
-        "describe_state", "SlurmSweepResult", "job_name", "submit_sweep", "submit_sweeps", "report"
+        "RunTask", "Submitted", "SlurmPlan", "latest_submissions", "base_state", "expand_job_ids",
+        "squeue_states", "sacct_states", "JobStates", "job_states", "final_jobs",
+        "plan_submission", "describe_state", "SlurmSweepResult", "job_name", "submit_sweep",
+        "submit_sweeps", "report"
     ],
     "figures": [
         "run_figures"

@@ -371,10 +371,32 @@ def _states_of(tool: str, args: list[str], ids: set[str], timeout_s: float,
         raise OSError(f"{tool} exited {proc.returncode}: {_one_line(proc.stderr)}")
     listed = {}
     for line in proc.stdout.splitlines():
-        job, _, state = line.strip().partition("|")
-        if job in ids and state:
-            listed[job] = base_state(state)
+        field_, _, state = line.strip().partition("|")
+        for job in expand_job_ids(field_):
+            if job in ids and state:
+                listed[job] = base_state(state)
     return listed
+
+
+_TASK_RANGE = re.compile(r"^(\d+)_\[([^\]]+)\]$")
+
+
+def expand_job_ids(field_: str) -> list[str]:
+    """The job ids a ``squeue``/``sacct`` job-id field stands for: ``"12"`` and ``"12_3"``
+    themselves; a group of array tasks that never started, ``"12_[3-5,8%2]"``, each task
+    (``12_3``, ``12_4``, ``12_5``, ``12_8``; ``%2`` is the array's throttle). An unparsable
+    range gives ``[]`` (nothing is matched, never a wrong job)."""
+    match = _TASK_RANGE.match(field_)
+    if match is None:
+        return [field_]
+    job, spec = match.group(1), match.group(2).split("%", 1)[0]
+    tasks: list[str] = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        if not lo.isdigit() or (hi and not hi.isdigit()):
+            return []
+        tasks.extend(f"{job}_{t}" for t in range(int(lo), int(hi or lo) + 1))
+    return tasks
 
 
 def squeue_states(job_ids: Iterable[str], *, timeout_s: float = 60.0) -> dict[str, str]:

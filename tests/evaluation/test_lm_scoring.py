@@ -12,6 +12,7 @@ import torch
 
 from junk_dna.evaluation.lm_scoring import (
     MCPrompt,
+    containment,
     encode_pair,
     evaluate_factoid,
     exact_match,
@@ -259,7 +260,8 @@ def test_evaluate_factoid(bigram_lm, lm_tok):
                               [["The cat, dog!", "x"], ["cat"]])
     assert result.exact_match == [1.0, 0.0]  # the empty answer of the EOS prompt is wrong
     assert result.f1 == [1.0, 0.0]
-    assert result.summary == {"exact_match": 0.5, "f1": 0.5, "n": 2}
+    assert result.containment == [1.0, 0.0]
+    assert result.summary == {"exact_match": 0.5, "f1": 0.5, "containment": 0.5, "n": 2}
     with pytest.raises(ValueError, match="2 prompts but 1"):
         evaluate_factoid(bigram_lm, lm_tok, ["a", "b"], [["a"]])
 
@@ -335,10 +337,24 @@ def test_squad_hand_computed_values():
 
 @pytest.mark.parametrize("empty", ["", "   ", "\n", "The", "a, an, the ..."])
 def test_empty_prediction_is_wrong(empty):
-    # The original code's containment test ("pred in answer") counted "" as correct.
+    # The original code's containment test counted "" as correct.
     for answers in (["Paris"], [""], ["the"]):
         assert exact_match(empty, answers) == 0.0
         assert token_f1(empty, answers) == 0.0
+        assert containment(empty, answers) == 0.0
+
+
+def test_containment_is_the_original_lenient_test():
+    # a sentence containing an alias counts (exact match rejects it)
+    assert containment("The capital is Paris.", ["London", "paris"]) == 1.0
+    assert exact_match("The capital is Paris.", ["London", "paris"]) == 0.0
+    # a substring of the normalized text, as the original (not whole words)
+    assert containment("Parisian", ["Paris"]) == 1.0
+    assert containment("Paris", ["Paris, France"]) == 0.0  # the alias must be inside the answer
+    # an alias empty after normalization matches nothing
+    assert containment("the cat", ["The", "dog"]) == 0.0
+    with pytest.raises(ValueError, match="no answer aliases"):
+        containment("Paris", [])
 
 
 def test_squad_scores_aggregate_and_errors():

@@ -141,13 +141,19 @@ def official_f1(prediction: str, ground_truth: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def official_scores(prediction: str, aliases: list[str]) -> tuple[float, float]:
-    """(EM, F1), maximum over the aliases as the official script's metric_max_over_ground_truths;
-    a prediction empty after normalization scores 0 (the package's documented difference)."""
-    if not official_normalize(prediction):
-        return 0.0, 0.0
-    em = max(float(official_normalize(prediction) == official_normalize(a)) for a in aliases)
-    return em, max(official_f1(prediction, a) for a in aliases)
+def official_scores(prediction: str, aliases: list[str]) -> tuple[float, float, float]:
+    """(EM, F1, containment), maximum over the aliases as the official script's
+    metric_max_over_ground_truths; containment as the paper's TriviaQA code (a normalized alias
+    is a substring of the normalized prediction); a prediction empty after normalization scores
+    0, and so does an alias empty after normalization for containment (the package's documented
+    differences)."""
+    pred = official_normalize(prediction)
+    if not pred:
+        return 0.0, 0.0, 0.0
+    em = max(float(pred == official_normalize(a)) for a in aliases)
+    contained = max(float(bool(official_normalize(a)) and official_normalize(a) in pred)
+                    for a in aliases)
+    return em, max(official_f1(prediction, a) for a in aliases), contained
 
 
 PIECES = ["The", "the", "a", "A", "an", "An", "cat", "Cat", "dog", "New", "York", "york", "U.S.",
@@ -179,9 +185,11 @@ def test_squad_module_matches_the_official_script():
     script = metric_script("squad")
     for prediction, aliases in cases:
         assert script.normalize_answer(prediction) == official_normalize(prediction)
-        em, f1 = official_scores(prediction, aliases)
+        em, f1, contained = official_scores(prediction, aliases)
         assert script.exact_match_score(prediction, aliases) == em, (prediction, aliases)
         assert script.f1_score(prediction, aliases) == pytest.approx(f1, abs=1e-15)
+        assert script.containment_score(prediction, aliases) == contained, (prediction, aliases)
+        assert lm_scoring.containment(prediction, aliases) == contained
         # the package's functions are the module's
         assert lm_scoring.normalize_answer(prediction) == official_normalize(prediction)
         assert lm_scoring.exact_match(prediction, aliases) == em
@@ -189,9 +197,10 @@ def test_squad_module_matches_the_official_script():
     got = load_metric("squad").compute(predictions=[p for p, _ in cases],
                                        references=[a for _, a in cases])
     want = np.mean([official_scores(p, a) for p, a in cases], axis=0)
-    assert got == pytest.approx({"exact_match": want[0], "f1": want[1], "n": len(cases)},
-                                abs=1e-12)
+    assert got == pytest.approx({"exact_match": want[0], "f1": want[1],
+                                 "containment": want[2], "n": len(cases)}, abs=1e-12)
     assert 0 < got["exact_match"] < got["f1"] < 1  # fractions, not percentages
+    assert got["exact_match"] < got["containment"] < 1  # containment accepts more than EM
     assert lm_scoring.squad_scores([p for p, _ in cases], [a for _, a in cases]) == got
 
 
@@ -224,7 +233,8 @@ def test_the_modules_load_offline_by_path(tmp_path):
                           cwd=ROOT, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1]) == {
-        "glue": {"accuracy": 2 / 3, "f1": 0.8}, "squad": {"exact_match": 1.0, "f1": 1.0, "n": 1}}
+        "glue": {"accuracy": 2 / 3, "f1": 0.8},
+        "squad": {"exact_match": 1.0, "f1": 1.0, "containment": 1.0, "n": 1}}
     assert list((tmp_path / "modules").rglob("glue_metric.py"))  # evaluate's copy, by path
 
 

@@ -15,10 +15,10 @@ from junk_dna.report.analysis import normalize_to_dense, seed_summary
 from junk_dna.report.plots import (
     NothingToDraw,
     data_adequacy_figure,
+    figure_csv,
     figure_table,
     render,
     save,
-    table_csv,
     true_gem_figure,
     zero_shot_figure,
 )
@@ -132,7 +132,7 @@ def test_figure_csv_is_byte_identical_from_a_copy_of_the_records(tmp_path):
     assert str(tmp_path) not in texts[0].decode() and "run_dir" not in table.columns
     assert {"run_id", "seed", "x", "normalized", "dense_ci"} <= set(table.columns)
     assert set(table["seed"]) == {41, 42} and table["normalized"].notna().all()
-    assert texts[1] == table_csv(figure_table(fig)).encode()
+    assert texts[1] == figure_csv(figure_table(fig)).encode()
 
 
 def test_seed_band_and_dense_band_are_drawn_with_several_seeds(tmp_path):
@@ -191,3 +191,14 @@ def test_the_task_3_axis_is_an_option_performance_drop_with_dense_at_0():
     assert lines and all(set(ln.get_ydata()) == {0} for ln in lines)
     bands = [p for ax in fig.axes for p in ax.patches if p.get_gid() == "dense_ci"]
     assert bands and all(abs(b.get_y() + b.get_height() / 2) < 1e-9 for b in bands)
+
+
+def test_unstructured_and_nm_panels_keep_their_own_ticks():
+    """factoid_vs_mc draws unstructured and N:M panels side by side: 50 % and 4:8 share an x
+    value, but each panel is labelled in its own pattern's terms (committed records)."""
+    runs = collect(PILOT.parent / "papermill_runs" / "factoid_vs_mc")
+    fig = zero_shot_figure(runs)
+    by_title = {ax.get_title(): [t.get_text() for t in ax.get_xticklabels()]
+                for ax in fig.axes if ax.get_title()}
+    assert by_title == {"Magnitude": ["10", "30", "50"], "Magnitude [N:M]": ["6:8", "4:8"]}
+    assert "factoid (containment)" in [t.get_text() for t in fig.legends[0].get_texts()]

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,49 @@ def test_case_04_filesystem_faults_are_messages_and_a_full_disk_fails_runs_not_t
         assert (runs / "sleepy" / run_id / "sleepy.ipynb").exists()
         assert f"{run_id}: the notebook ran to its end but" in err
     assert err.count("No space left on device") == 2
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB filesystem (tmpfs, mounted as root): what a run writes past 1 MiB gets
+    ENOSPC from the kernel, in whichever process writes it."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_case_04_a_real_full_disk_in_the_persistent_worker_fails_each_run_not_the_sweep(
+        tmp_path: Path, full_disk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Case 4, worker side and without simulation: the runs folder lies on a 1 MiB disk and
+    each notebook prints 2 MB, so the persistent worker cannot write the executed notebook.
+    Every run is attempted and fails with the disk error named, the sweep ends with exit 1
+    and a summary, no traceback, and no worker or kernel is left behind."""
+    path = write_preset(tmp_path, "base: {sleep: 0.0}\naxes: {x: [1, 2, 3]}\n")
+    write_notebook(tmp_path / "sleepy.ipynb", "x = 0\nrun_dir = ''", "print('y' * 2_000_000)")
+    runs = full_disk / "runs"
+    code, err = _cli(capsys, "sweep", "sleepy", "--preset", path, "--runs-dir", str(runs),
+                     "--notebooks-dir", str(tmp_path), "--no-progress", "--jobs", "1")
+    assert code == 1, err
+    assert "Traceback" not in err and "3 failed" in err, err
+    lines = {line.split(":")[0].strip(): line for line in err.splitlines()
+             if line.startswith("  ")}
+    for run_id in _ids(path):  # each run named with the disk error
+        assert "No space left on device" in lines[run_id], err
+    left = subprocess.run(["pgrep", "-f", f"junk_dna.*{runs}"], capture_output=True,
+                          text=True).stdout.split()
+    assert not left, f"processes left: {left}"
+    # each run folder exists, holding what fit on the disk; no other folder was written
+    folders = {p.name for p in (runs / "sleepy").iterdir() if not p.name.startswith(".")}
+    assert folders == set(_ids(path))
 
 
 def test_case_05_nested_aliases_are_refused_at_once_with_a_short_message(

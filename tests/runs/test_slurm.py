@@ -32,9 +32,11 @@ from junk_dna.runs.slurm import (
     CLUSTER_ENV,
     ENDED_WORDS,
     RunTask,
+    expand_job_ids,
     final_jobs,
     job_states,
     plan_submission,
+    sacct_states,
     submit_sweep,
     task_threads,
 )
@@ -571,3 +573,24 @@ def test_slurm_path_submits_arrays_through_sbatch(tmp_path: Path, monkeypatch: p
     assert "3 submitted" in capsys.readouterr().err
     assert len(list(scripts.iterdir())) == 4
     assert len(list((root / ".slurm").glob("*.json"))) == 2
+
+
+@pytest.mark.parametrize("field, jobs", [
+    ("12", ["12"]), ("12_3", ["12_3"]), ("12_[3]", ["12_3"]),
+    ("12_[3-5,8%2]", ["12_3", "12_4", "12_5", "12_8"]), ("12_[0-1%1]", ["12_0", "12_1"]),
+    ("12_[x-2]", []), ("12_[3-]", ["12_3"]),
+])
+def test_array_task_groups_expand_to_their_tasks(field: str, jobs: list[str]) -> None:
+    assert expand_job_ids(field) == jobs
+
+
+def test_sacct_knows_array_tasks_cancelled_before_they_started(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sacct lists the tasks of an array that have not started as one group (seen on the
+    one-node cluster with accounting, ``scancel`` of the whole array while task 0 ran:
+    ``3_0|CANCELLED by 0`` and ``3_[1-3%1]|CANCELLED by 0``); each task gets that state."""
+    fake_command(tmp_path, monkeypatch, "sacct",
+                 "1_0|CANCELLED by 0\n1_1|COMPLETED\n1_[2-3%1]|CANCELLED by 0\n")
+    assert sacct_states(["1_0", "1_1", "1_2", "1_3", "1_4"]) == {
+        "1_0": "CANCELLED", "1_1": "COMPLETED", "1_2": "CANCELLED", "1_3": "CANCELLED"}
+

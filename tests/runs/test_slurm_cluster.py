@@ -188,6 +188,36 @@ def test_scancel_then_resume_with_accounting(slurm_env_accounting: dict[str, str
     scancel_then_resume(slurm_env_accounting, tmp_path)
 
 
+def test_scancel_of_a_whole_array_with_accounting_names_the_pending_tasks_state(
+        slurm_env_accounting: dict[str, str], tmp_path: Path) -> None:
+    """``scancel <array>`` while task 0 runs: sacct lists the two pending tasks as one group
+    (``<job>_[1-2%1]``, CANCELLED), so each is reported CANCELLED, not "state unknown"; the
+    next invocation submits the three runs again, once each."""
+    env = slurm_env_accounting
+    preset = write_preset(tmp_path, "blocks:\n  - {x: [0], sleep: [8]}\n"
+                                    "  - {x: [1, 2], sleep: [0]}\n"
+                                    "slurm: {array_parallelism: 1, cpus_per_task: 1}\n")
+    runs = tmp_path / "runs"
+    root = runs / "sleepy"
+    ids = run_ids("sleepy", preset)
+    first = start_cli(env, *sweep("sleepy", preset, runs, "--wait"))
+    jobs = wait_for(lambda: _jobs(root), 120, "the submission record")
+    wait_for(lambda: (root / ids[0] / "log.txt").exists(), 120, "run 0 to start")
+    slurm(env, "scancel", jobs[ids[0]].split("_")[0])
+    rc, out = finish(first, WAIT_BOUND_S)
+    print(out)
+    assert rc == 1, out
+    for rid in ids[1:]:
+        line = next(ln for ln in out.splitlines() if ln.startswith(f"FAILED  {rid}"))
+        assert f"job {jobs[rid]} ended CANCELLED before the run started" in line, line
+    assert "unknown" not in out
+    again = cli(env, *sweep("sleepy", preset, runs, "--wait", "--array-parallelism", "3"),
+                timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "3 runs: 0 already done, 0 in flight, 3 submitted" in again.stderr, again.stderr
+    assert sorted(records(root)) == sorted(ids)
+
+
 def scancel_then_resume(slurm_env: dict[str, str], tmp_path: Path) -> None:
     """scancel a running and a pending task of a 3-task array (``--wait``), then resume."""
     preset = write_preset(tmp_path, "blocks:\n  - {x: [0], sleep: [8]}\n"

@@ -58,9 +58,9 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "CLAIM_C", "CLAIM_C_RECOVERS", "CLAIM_C_NO_RECOVERY", "CLAIM_Q", "STATEMENTS", "SUPPORTED",
         "CONTRADICTED", "INCONCLUSIVE", "NOT_TESTABLE", "VERDICTS", "R_WINDOW", "RECOVERY_MARGIN",
         "REFERENCE_EFFECTS", "POWER", "EXCLUSION_SE", "MIN_SEEDS", "MIN_SPARSITY_POINTS",
-        "CONVERGENCE_GAIN", "CONVERGENCE_LOSS", "ZERO_SHOT_SCORE", "FACTOID_SCORE",
-        "PRUNING_METHODS", "HUMAN_GAP_PAIRS", "EASY_HARD_RULES", "PrimaryTest", "PRIMARY",
-        "COLUMNS", "SLOPE_STATISTIC", "NAN", "primary_test", "claim_key"
+        "CONVERGENCE_GAIN", "CONVERGENCE_LOSS", "ZERO_SHOT_SCORE", "PRUNING_METHODS",
+        "HUMAN_GAP_PAIRS", "EASY_HARD_RULES", "PrimaryTest", "PRIMARY", "COLUMNS",
+        "SLOPE_STATISTIC", "NAN", "primary_test", "claim_key"
     ],
     "conditions": [
         "Cond", "Curve", "Statistic", "SeedData", "Audit", "ClaimTest", "Context"

@@ -78,9 +78,9 @@ CONVERGENCE_GAIN = 2.0
 #: ... and the mean training loss over the last epoch is below this times ln(k) (k classes
 #: or options; a regression task has no such bound).
 CONVERGENCE_LOSS = 0.5
-#: Zero-shot score of the multiple-choice conditions (factoid conditions: exact match).
+#: Zero-shot score of the multiple-choice conditions (factoid conditions: FACTOID_SCORE,
+#: defined with the tables in junk_dna.report.analysis).
 ZERO_SHOT_SCORE = "acc"
-FACTOID_SCORE = "exact_match"
 PRUNING_METHODS: tuple[str, ...] = ("magnitude", "wanda", "sparsegpt")
 #: Setting 4's pairs with the paper's fixed labels: (label, easy task, hard task), by base
 #: task name (Task_4 of the paper; the embedded default's pairs last). Never re-ordered by

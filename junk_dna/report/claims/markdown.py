@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from junk_dna.report import stats
+from junk_dna.report.analysis import FACTOID_SCORE
 from junk_dna.report.claims.audit import audit_runs
 from junk_dna.report.claims.conditions import Audit
 from junk_dna.report.claims.constants import (
@@ -21,7 +22,6 @@ from junk_dna.report.claims.constants import (
     EASY_HARD_RULES,
     EXCLUSION_SE,
     EXPERIMENT,
-    FACTOID_SCORE,
     FINETUNE_SETTINGS,
     HUMAN_GAP_PAIRS,
     MIN_SEEDS,

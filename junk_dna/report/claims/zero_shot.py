@@ -8,14 +8,18 @@ import numpy as np
 import pandas as pd
 
 from junk_dna.pruning.config import matched_sparsity
-from junk_dna.report.analysis import NON_PARAM_COLUMNS, PRUNING_COLUMNS, split_metric
+from junk_dna.report.analysis import (
+    FACTOID_SCORE,
+    NON_PARAM_COLUMNS,
+    PRUNING_COLUMNS,
+    split_metric,
+)
 from junk_dna.report.claims.conditions import ClaimTest, Cond, Context, Curve, Statistic
 from junk_dna.report.claims.constants import (
     CLAIM_A,
     CLAIM_B,
     CLAIM_Q,
     EASY_HARD_RULES,
-    FACTOID_SCORE,
     MIN_SPARSITY_POINTS,
     NAN,
     PRUNING_METHODS,
