@@ -102,9 +102,8 @@ def check_nm_widths_from_config(location: str, nm: str) -> None:
 
 def check_group_widths_from_config(location: str, group_size: int) -> None:
     """Before any weights load: an RTN ``per_group`` group size must divide every input width
-    the model's ``config.json`` gives (:data:`NM_WIDTH_KEYS`), as
-    :func:`check_nm_widths_from_config` does for N:M (nothing to read: checked on the loaded
-    model, before quantizing).
+    :func:`check_nm_widths_from_config` reads (a folder's or cached hub id's ``config.json``,
+    a GGUF file's header); nothing to read: checked on the loaded model, before quantizing.
 
     Raises:
         ValueError: naming the width the group size does not divide.
