@@ -194,15 +194,7 @@ def test_scancel_of_a_whole_array_with_accounting_names_the_pending_tasks_state(
     (``<job>_[1-2%1]``, CANCELLED), so each is reported CANCELLED, not "state unknown"; the
     next invocation submits the three runs again, once each."""
     env = slurm_env_accounting
-    preset = write_preset(tmp_path, "blocks:\n  - {x: [0], sleep: [8]}\n"
-                                    "  - {x: [1, 2], sleep: [0]}\n"
-                                    "slurm: {array_parallelism: 1, cpus_per_task: 1}\n")
-    runs = tmp_path / "runs"
-    root = runs / "sleepy"
-    ids = run_ids("sleepy", preset)
-    first = start_cli(env, *sweep("sleepy", preset, runs, "--wait"))
-    jobs = wait_for(lambda: _jobs(root), 120, "the submission record")
-    wait_for(lambda: (root / ids[0] / "log.txt").exists(), 120, "run 0 to start")
+    preset, runs, root, ids, first, jobs = _three_tasks_with_task_0_running(env, tmp_path)
     slurm(env, "scancel", jobs[ids[0]].split("_")[0])
     rc, out = finish(first, WAIT_BOUND_S)
     print(out)
@@ -220,16 +212,7 @@ def test_scancel_of_a_whole_array_with_accounting_names_the_pending_tasks_state(
 
 def scancel_then_resume(slurm_env: dict[str, str], tmp_path: Path) -> None:
     """scancel a running and a pending task of a 3-task array (``--wait``), then resume."""
-    preset = write_preset(tmp_path, "blocks:\n  - {x: [0], sleep: [8]}\n"
-                                    "  - {x: [1, 2], sleep: [0]}\n"
-                                    "slurm: {array_parallelism: 1, cpus_per_task: 1}\n")
-    runs = tmp_path / "runs"
-    root = runs / "sleepy"
-    ids = run_ids("sleepy", preset)
-    first = start_cli(slurm_env, *sweep("sleepy", preset, runs, "--wait"))
-    jobs = wait_for(lambda: _jobs(root), 120, "the submission record")
-    assert list(jobs) == ids
-    wait_for(lambda: (root / ids[0] / "log.txt").exists(), 120, "run 0 to start")
+    preset, runs, root, ids, first, jobs = _three_tasks_with_task_0_running(slurm_env, tmp_path)
     states = squeue(slurm_env)
     assert states[jobs[ids[0]]] == "RUNNING" and states[jobs[ids[2]]] == "PENDING", states
     slurm(slurm_env, "scancel", jobs[ids[0]], jobs[ids[2]])
@@ -274,6 +257,24 @@ def scancel_then_resume(slurm_env: dict[str, str], tmp_path: Path) -> None:
     assert len(list((root / ".slurm").glob("*.json"))) == 2
     last = cli(slurm_env, *sweep("sleepy", preset, runs))
     assert "3 runs: 3 already done, 0 in flight, nothing to submit" in last.stderr
+
+
+def _three_tasks_with_task_0_running(env: dict[str, str], tmp_path: Path) -> tuple[
+        str, Path, Path, list[str], subprocess.Popen, dict[str, str]]:
+    """Submit a 3-task sleepy array (one task at a time, task 0 sleeping 8 s) with
+    ``--wait``; return (preset, runs folder, sleepy folder, run ids, the waiting process,
+    run id -> job id) once task 0 runs."""
+    preset = write_preset(tmp_path, "blocks:\n  - {x: [0], sleep: [8]}\n"
+                                    "  - {x: [1, 2], sleep: [0]}\n"
+                                    "slurm: {array_parallelism: 1, cpus_per_task: 1}\n")
+    runs = tmp_path / "runs"
+    root = runs / "sleepy"
+    ids = run_ids("sleepy", preset)
+    first = start_cli(env, *sweep("sleepy", preset, runs, "--wait"))
+    jobs = wait_for(lambda: _jobs(root), 120, "the submission record")
+    assert list(jobs) == ids
+    wait_for(lambda: (root / ids[0] / "log.txt").exists(), 120, "run 0 to start")
+    return preset, runs, root, ids, first, jobs
 
 
 def _jobs(root: Path) -> dict[str, str]:
