@@ -48,7 +48,7 @@ ENCODER_VOCAB = 1000
 LLAMA_VOCAB = 1000
 """BPE vocabulary of the Llama-style tokenizer, byte tokens included (real Llama: 32,000)."""
 C4_SHARD = "en/c4-train.00000-of-01024.json.gz"
-"""The C4 file :mod:`junk_dna.pruning.llm` calibrates on (its ``C4_SHARD``, restated: a test
+"""The C4 file :mod:`junk_dna.pruning.calibration` calibrates on (its ``C4_SHARD``, restated: a test
 checks the two agree)."""
 
 TRAIN_ROWS, EVAL_ROWS, TEST_ROWS = 32, 16, 8
@@ -404,7 +404,7 @@ def _prepare(builder_class: type, hf_home: Path, snapshot: Path, repo_id: str,
 def write_c4(hf_home: Path, corpus: Corpus, n_docs: int = 24) -> Path:
     """``allenai/c4`` with the one shard the calibration reads (``text``, ``timestamp``,
     ``url`` per line, gzipped JSON lines, as on the hub), in the hub's file layout only:
-    :func:`junk_dna.pruning.llm.c4_shard_path` fetches it through the hub's file cache and
+    :func:`junk_dna.pruning.calibration.c4_shard_path` fetches it through the hub's file cache and
     ``datasets``' JSON builder prepares its Arrow cache on first use, as on a real machine."""
     lines = []
     for i in range(n_docs):

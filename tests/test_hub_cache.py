@@ -29,7 +29,7 @@ import huggingface_hub
 from transformers import AutoConfig, AutoTokenizer
 from junk_dna.data.glue_tasks import load_task
 from junk_dna.data.qa_tasks import load_factoid
-from junk_dna.pruning.llm import c4_shard_path, calibration_samples
+from junk_dna.pruning.calibration import c4_shard_path, calibration_samples
 
 encoders, causal, fine_tuning_tasks, factoid_tasks = json.loads(sys.argv[1])
 out = {"files": [], "models": {}, "tasks": {}}
@@ -78,7 +78,7 @@ def probe(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_paper_model_and_dataset_resolves_from_the_cache(hub_cache: HubCache) -> None:
-    from junk_dna.pruning.llm import C4_SHARD as PACKAGE_C4_SHARD
+    from junk_dna.pruning.calibration import C4_SHARD as PACKAGE_C4_SHARD
 
     assert C4_SHARD == PACKAGE_C4_SHARD
     done = probe(hub_cache.env())

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES: dict[str, tuple[str, ...]] = {
     "runs": ("errors", "layout", "presets", "resources", "watchdog", "notebook", "kernels",
              "worker", "reuse", "local", "slurm", "figures"),
-    "pruning": ("config", "selection", "masks", "series", "transfer", "llm", "quantization"),
+    "pruning": ("config", "selection", "masks", "series", "transfer", "calibration", "llm",
+                "quantization"),
     "models": ("resolve", "gguf_header", "encoders", "causal_lm"),
     "data": ("glue_tasks", "qa_tasks", "human_scores", "encode_cache"),
     "training": ("precision", "compact", "finetune"),

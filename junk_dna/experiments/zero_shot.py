@@ -248,7 +248,8 @@ def _compress(model: Any, tokenizer: Any, cfg: ZeroShotConfig) -> dict[str, Any]
 
         return quantize_causal_lm(model, bits=cfg.bits, granularity=cfg.granularity,
                                   group_size=cfg.group_size or 128)
-    from junk_dna.pruning.llm import calibration_samples, prune_causal_lm
+    from junk_dna.pruning.calibration import calibration_samples
+    from junk_dna.pruning.llm import prune_causal_lm
 
     calibration = None
     if cfg.method != "magnitude":

@@ -2,7 +2,8 @@
 
 config (settings, checked without torch), selection (the radix-selection engine), masks
 (one-shot masks of encoder weights), series (masks of a sparsity series), transfer (transfer
-modes during fine-tuning), llm (magnitude/Wanda/SparseGPT on causal LMs), quantization (RTN).
+modes during fine-tuning), calibration (Wanda/SparseGPT calibration windows), llm
+(magnitude/Wanda/SparseGPT on causal LMs), quantization (RTN).
 Names are re-exported lazily: junk_dna.pruning.config imports no torch.
 """
 
@@ -34,11 +35,14 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "transfer": [
         "MaskEnforcer"
     ],
+    "calibration": [
+        "EMBEDDED_BOOLQ_PATH", "C4_SHARD", "calibration_samples", "embedded_token_stream",
+        "c4_shard_path"
+    ],
     "llm": [
-        "EMBEDDED_BOOLQ_PATH", "C4_SHARD", "input_width", "weight_as_out_in", "set_weight_out_in",
-        "find_decoder_blocks", "decoder_linears", "check_llm_widths", "llm_sparsity_report",
-        "LayerStats", "wanda_scores", "prune_weight", "calibration_samples",
-        "embedded_token_stream", "c4_shard_path", "prune_causal_lm"
+        "input_width", "weight_as_out_in", "set_weight_out_in", "find_decoder_blocks",
+        "decoder_linears", "check_llm_widths", "llm_sparsity_report", "LayerStats", "wanda_scores",
+        "prune_weight", "prune_causal_lm"
     ],
     "quantization": [
         "rtn_quantize", "quantize_weight", "quantize_causal_lm"

@@ -9,12 +9,13 @@ import pytest
 import torch
 from torch import nn
 
+import junk_dna.pruning.calibration as calibration_module
 import junk_dna.pruning.llm as llm_pruning
+from junk_dna.pruning.calibration import calibration_samples
 from junk_dna.pruning.config import LLM_METHODS as METHODS
 from junk_dna.pruning.config import check_llm_pruning
 from junk_dna.pruning.llm import (
     LayerStats,
-    calibration_samples,
     check_llm_widths,
     decoder_linears,
     find_decoder_blocks,
@@ -699,11 +700,11 @@ needs_embedded = pytest.mark.skipif(
 @needs_embedded
 def test_calibration_samples_embedded(monkeypatch):
     tok = CharTokenizer()
-    stream = llm_pruning.embedded_token_stream(tok)
+    stream = calibration_module.embedded_token_stream(tok)
     assert int((stream == 0).sum()) > 1000  # EOS between many passages
     assert stream.dtype == torch.long and int(stream.min()) >= 0
     # the stream is rebuilt on each call (~1 s): build it once for the calls below
-    monkeypatch.setattr(llm_pruning, "embedded_token_stream", lambda tokenizer: stream)
+    monkeypatch.setattr(calibration_module, "embedded_token_stream", lambda tokenizer: stream)
     a = calibration_samples(tok, n_samples=5, seqlen=64, seed=1)
     b = calibration_samples(tok, n_samples=5, seqlen=64, seed=1)
     c = calibration_samples(tok, n_samples=5, seqlen=64, seed=2)
