@@ -15,7 +15,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "CALIBRATION_SOURCES", "GRANULARITIES", "MIN_BITS", "MAX_BITS", "parse_nm",
         "NM_WIDTH_KEYS", "check_nm_widths_from_config", "check_group_widths_from_config",
         "check_sparsity", "PruningConfig", "check_mode", "LLMPruningSpec", "check_llm_pruning",
-        "check_quantization", "matched_sparsity"
+        "check_quantization", "MASK_BITS_PER_WEIGHT", "pruned_storage_bits",
+        "storage_matched_sparsity", "matched_sparsity"
     ],
     "selection": [
         "CHUNK", "check_floating", "check_no_nan", "Workspace", "select_smallest",
@@ -45,6 +46,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "prune_weight", "prune_causal_lm"
     ],
     "quantization": [
-        "rtn_quantize", "quantize_weight", "quantize_causal_lm"
+        "SCALE_BITS", "rtn_storage_bits", "rtn_quantize", "quantize_weight", "quantize_causal_lm"
     ],
 })

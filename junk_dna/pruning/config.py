@@ -339,12 +339,37 @@ def check_quantization(
         raise ValueError(f"symmetric {symmetric!r} is not a bool")
 
 
+#: Index cost of a sparse weight matrix in the storage count: a bitmask, one bit per weight.
+MASK_BITS_PER_WEIGHT = 1.0
+
+
+def pruned_storage_bits(sparsity: float, base_bits: int = 16,
+                        index_bits: float = MASK_BITS_PER_WEIGHT) -> float:
+    """Stored bits per weight of a pruned matrix: the kept weights at ``base_bits`` and a
+    bitmask (``index_bits`` per weight).
+
+    Raises:
+        ValueError: ``sparsity`` outside [0, 1].
+    """
+    if isinstance(sparsity, bool) or not 0.0 <= float(sparsity) <= 1.0:
+        raise ValueError(f"sparsity {sparsity!r} is outside [0, 1]")
+    return (1.0 - float(sparsity)) * base_bits + index_bits
+
+
+def storage_matched_sparsity(storage_bits: float, base_bits: int = 16,
+                             index_bits: float = MASK_BITS_PER_WEIGHT) -> float:
+    """The pruning sparsity whose :func:`pruned_storage_bits` equals ``storage_bits`` (e.g. an
+    RTN model's bits per weight with its scales), clipped to [0, 1]."""
+    return min(1.0, max(0.0, 1.0 - (float(storage_bits) - index_bits) / base_bits))
+
+
 def matched_sparsity(bits: int, base_bits: int = 16) -> float:
     """The pruning sparsity with the same weight storage as ``bits``-bit quantization.
 
     A simple equal-storage match, ``1 - bits / base_bits`` (4-bit vs 16-bit -> 0.75), that
     ignores the mask/index overhead of sparse storage and the scales/zero points of
-    quantization.
+    quantization (the pre-registered match of claim Q; :func:`pruned_storage_bits` and
+    :func:`junk_dna.pruning.quantization.rtn_storage_bits` count both).
 
     Raises:
         ValueError: ``bits`` or ``base_bits`` not a positive int, or ``bits > base_bits``.

@@ -19,10 +19,15 @@ group of ``group_size`` consecutive input weights of a row):
 
 So each row/group holds at most ``2^b`` distinct values. Computed in float32 (float64 for a
 float64 model), cast back to the weight's dtype.
+
+Storage (:func:`rtn_storage_bits`): ``bits`` per weight plus, per row or group, a
+:data:`SCALE_BITS`-bit scale and (asymmetric) a :data:`SCALE_BITS`-bit zero point, as GGUF's
+Q4_1 blocks store theirs; the report gives it per weight over the quantized layers.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -31,6 +36,27 @@ from torch import Tensor, nn
 
 from junk_dna.pruning.config import check_quantization
 from junk_dna.pruning.llm import decoder_linears, input_width, set_weight_out_in, weight_as_out_in
+
+#: Bits of each stored scale and zero point (float16).
+SCALE_BITS = 16
+
+
+def rtn_storage_bits(bits: int, shapes: list[tuple[int, int]], *, granularity: str = "per_channel",
+                     group_size: int = 128, symmetric: bool = False) -> float:
+    """Stored bits per weight of RTN-quantized ``[out, in]`` matrices: ``bits`` plus the
+    scales (and zero points, asymmetric) of every row (per_channel) or group (per_group),
+    :data:`SCALE_BITS` bits each.
+
+    Raises:
+        ValueError: bad parameters or no weights.
+    """
+    check_quantization(bits, granularity, group_size, symmetric)
+    numel = sum(rows * cols for rows, cols in shapes)
+    if numel == 0:
+        raise ValueError("no weights to count")
+    groups = sum(rows * (1 if granularity == "per_channel" else math.ceil(cols / group_size))
+                 for rows, cols in shapes)
+    return bits + groups * SCALE_BITS * (1 if symmetric else 2) / numel
 
 
 @torch.no_grad()
@@ -128,8 +154,9 @@ def quantize_causal_lm(
 
     Returns:
         A report: ``bits``, ``granularity``, ``group_size`` (None for per_channel),
-        ``symmetric``, ``layers`` (list of ``{"name", "shape", "numel", "rel_error"}``,
-        ``rel_error = ||W' - W||_F / ||W||_F``), ``numel``, ``wall_s``.
+        ``symmetric``, ``layers`` (list of ``{"name", "shape", "out_in", "numel",
+        "rel_error"}``, ``rel_error = ||W' - W||_F / ||W||_F``), ``numel``,
+        ``storage_bits_per_weight`` (:func:`rtn_storage_bits`), ``wall_s``.
 
     Raises:
         ValueError: (before any weight changes) bad parameters, decoder blocks not found, or a
@@ -153,7 +180,7 @@ def quantize_causal_lm(
         norm = float(torch.linalg.norm(ref))
         rel = float(torch.linalg.norm(new - ref)) / norm if norm else 0.0
         set_weight_out_in(mod, new)
-        layers.append({"name": name, "shape": tuple(mod.weight.shape),
+        layers.append({"name": name, "shape": tuple(mod.weight.shape), "out_in": tuple(w.shape),
                        "numel": mod.weight.numel(), "rel_error": rel})
     return {
         "bits": bits,
@@ -162,5 +189,8 @@ def quantize_causal_lm(
         "symmetric": symmetric,
         "layers": layers,
         "numel": sum(r["numel"] for r in layers),
+        "storage_bits_per_weight": rtn_storage_bits(
+            bits, [r["out_in"] for r in layers], granularity=granularity,
+            group_size=group_size, symmetric=symmetric),
         "wall_s": time.perf_counter() - t0,
     }

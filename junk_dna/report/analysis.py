@@ -26,8 +26,8 @@ PRUNING_COLUMNS: tuple[str, ...] = (
 )
 #: Columns of :func:`junk_dna.results.collect` that are not run parameters.
 NON_PARAM_COLUMNS: tuple[str, ...] = (
-    "run_id", "experiment", "run_dir", "sparsity_reached", "wall_time_s", "which", "metric",
-    "value",
+    "run_id", "experiment", "run_dir", "sparsity_reached", "storage_bits", "wall_time_s",
+    "which", "metric", "value",
 )
 
 

@@ -20,7 +20,8 @@ def collect(root: str | os.PathLike[str], *, status: str | None = "ok") -> pd.Da
     """A tidy table of every record below ``root``: one row per run, metric and ``which``.
 
     Columns: ``run_id``, ``experiment``, ``run_dir``, one column per parameter, the
-    ``resolved_*`` fields, ``sparsity_reached``, ``wall_time_s``, then ``which``
+    ``resolved_*`` fields, ``sparsity_reached``, ``storage_bits`` (bits per weight with their
+    overheads, RTN runs), ``wall_time_s``, then ``which``
     (``"last"`` or ``"best"``), ``metric`` and ``value``. Runs whose status differs from
     ``status`` are left out (``status=None`` keeps all). A record that cannot be read or has
     the wrong shape (see :func:`junk_dna.results.records.read_record`) is skipped with a
@@ -50,6 +51,7 @@ def _rows(run_dir: Path, rec: dict[str, Any]) -> list[dict[str, Any]]:
         **{f"resolved_{k}": v for k, v in (rec.get("resolved") or {}).items()
            if isinstance(v, (str, int, float, bool)) or v is None},
         "sparsity_reached": (rec.get("sparsity") or {}).get("reached"),
+        "storage_bits": (rec.get("compression") or {}).get("storage_bits_per_weight"),
         "wall_time_s": rec.get("wall_time_s"),
     }
     return [{**base, "which": which, "metric": metric, "value": value}

@@ -6,12 +6,18 @@ import pytest
 import torch
 
 import junk_dna.pruning.quantization as quantization
-from junk_dna.pruning.config import check_quantization, matched_sparsity
+from junk_dna.pruning.config import (
+    check_quantization,
+    matched_sparsity,
+    pruned_storage_bits,
+    storage_matched_sparsity,
+)
 from junk_dna.pruning.llm import decoder_linears, weight_as_out_in
 from junk_dna.pruning.quantization import (
     quantize_causal_lm,
     quantize_weight,
     rtn_quantize,
+    rtn_storage_bits,
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -107,6 +113,29 @@ def test_quantize_causal_lm_scope_and_report():
         assert max(len(torch.unique(g)) for g in groups) <= 16
     ids = torch.randint(0, 128, (2, 8))
     assert bool(torch.isfinite(model(ids).logits).all())
+    # storage: 4 bits + a 16-bit scale and zero per group of 32 = 4 + 32 / 32 = 5 bits
+    assert report["storage_bits_per_weight"] == pytest.approx(5.0)
+
+
+def test_storage_bits_count_scales_zero_points_and_the_mask():
+    # one [4, 64] matrix: per channel 4 rows x (16 + 16) bits over 256 weights = 0.5
+    assert rtn_storage_bits(4, [(4, 64)]) == pytest.approx(4.5)
+    assert rtn_storage_bits(4, [(4, 64)], symmetric=True) == pytest.approx(4.25)
+    assert rtn_storage_bits(4, [(4, 64)], granularity="per_group", group_size=16) == \
+        pytest.approx(4 + 16 * 32 / 256)
+    # weighted over matrices of different sizes: SmolLM2's layer (hidden 576, ffn 1536)
+    layer = [(576, 576), (192, 576), (192, 576), (576, 576), (1536, 576), (1536, 576),
+             (576, 1536)]
+    assert rtn_storage_bits(4, layer) == pytest.approx(4 + 5184 * 32 / 3538944)
+    with pytest.raises(ValueError, match="no weights"):
+        rtn_storage_bits(4, [])
+    # pruning: kept weights at 16 bits and a 1-bit mask
+    assert pruned_storage_bits(0.75) == 5.0 and pruned_storage_bits(0.0) == 17.0
+    assert storage_matched_sparsity(5.0) == 0.75
+    assert storage_matched_sparsity(4.5) == pytest.approx(1 - 3.5 / 16)
+    assert storage_matched_sparsity(20.0) == 0.0 and storage_matched_sparsity(0.5) == 1.0
+    with pytest.raises(ValueError, match="outside"):
+        pruned_storage_bits(1.5)
 
 
 def test_quantize_is_deterministic():

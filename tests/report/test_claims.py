@@ -92,7 +92,8 @@ class Runs:
     def zs(self, experiment: str, run_id: str, *, method: str, accs: dict[str, float],
            sparsity: float | None = None, nm: str | None = None, bits: int | None = None,
            granularity: str | None = None, task: str = "sciq", mc_task: str | None = None,
-           n: int = N_QUESTIONS, n_options: dict[str, list[int]] | None = None) -> None:
+           n: int = N_QUESTIONS, n_options: dict[str, list[int]] | None = None,
+           storage_bits: float | None = None) -> None:
         folder = self.root / experiment / run_id
         pattern = None if method in ("dense", "rtn") else ("nm" if nm else "unstructured")
         per_q, final = {}, {}
@@ -112,7 +113,9 @@ class Runs:
                   "selection": "first", "offset": 0}
         write_record(folder, {"experiment": experiment, "run_id": run_id, "status": "ok",
                               "params": params, "final": {"last": final, "best": final},
-                              "sparsity": {"reached": sparsity or 0.0}})
+                              "sparsity": {"reached": sparsity or 0.0},
+                              **({"compression": {"storage_bits_per_weight": storage_bits}}
+                                 if storage_bits is not None else {})})
         (folder / "per_question.json").write_text(json.dumps(per_q))
 
     def table(self) -> pd.DataFrame:
@@ -442,6 +445,20 @@ def test_quantization_q(tmp_path):
     q = _row(cl.evaluate_claims(runs.table()), "quantization", cl.CLAIM_Q)
     assert q["verdict"] == cl.SUPPORTED and q["scope"] == "smollm2 / RTN per_channel"
     assert "8: 50 %, 4: 75 %" in q["detail"]
+    assert "overheads counted" not in q["detail"]  # records without a storage count
+    # records that count their storage: the note gives both sides and the equal-storage point
+    runs2 = Runs(tmp_path / "counted")
+    runs2.zs("quantization", "dense", method="dense", task="arc_easy", accs={"acc|all": 0.6})
+    for bits, q_acc, s, p, stored in ((8, 0.6, 0.5, 0.45, 8.05), (4, 0.58, 0.75, 0.35, 4.05)):
+        runs2.zs("quantization", f"q{bits}", method="rtn", bits=bits,
+                 granularity="per_channel", task="arc_easy", accs={"acc|all": q_acc},
+                 storage_bits=stored)
+        runs2.zs("quantization", f"p{s}", method="magnitude", sparsity=s, task="arc_easy",
+                 accs={"acc|all": p})
+    q2 = _row(cl.evaluate_claims(runs2.table()), "quantization", cl.CLAIM_Q)
+    assert q2["value"] == q["value"]  # the pre-registered statistic is unchanged
+    assert ("8 bits: RTN 8.05 vs pruning 9 (equal storage at 55.9 %), 4 bits: RTN 4.05 vs "
+            "pruning 5 (equal storage at 80.9 %)") in q2["detail"], q2["detail"]
 
 
 # ----------------------------------------------------------------------------- flags, Holm

@@ -7,7 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from junk_dna.pruning.config import matched_sparsity
+from junk_dna.pruning.config import (
+    matched_sparsity,
+    pruned_storage_bits,
+    storage_matched_sparsity,
+)
 from junk_dna.report.analysis import (
     FACTOID_SCORE,
     NON_PARAM_COLUMNS,
@@ -254,6 +258,22 @@ def _zs_a(ctx, zs, g, setting, scope0, conds, primary_methods, methods) -> list[
     return out
 
 
+def _storage_note(points: list) -> str:
+    """The matched points' storage with overheads counted (RTN scales and zero points as
+    recorded, a 1-bit mask for pruning); empty when the RTN records predate the count."""
+    parts = []
+    for bits, s, q, _ in points:
+        stored = q.get("storage_bits")
+        if stored is None or not np.isfinite(float(stored)):
+            return ""
+        parts.append(f"{bits} bits: RTN {float(stored):.3g} vs pruning "
+                     f"{pruned_storage_bits(s):.3g} (equal storage at "
+                     f"{storage_matched_sparsity(float(stored)) * 100:.3g} %)")
+    return (" With the overheads counted (bits per weight; RTN: a 16-bit scale and zero point "
+            "per row or group; pruning: a 1-bit mask): " + ", ".join(parts)
+            + "; where pruning stores more, the matched comparison favours pruning.")
+
+
 def _quantization(ctx: Context, zs: _ZeroShotRuns) -> list[ClaimTest]:
     out = []
     prim = primary_test("quantization", CLAIM_Q)
@@ -295,7 +315,8 @@ def _quantization(ctx: Context, zs: _ZeroShotRuns) -> list[ClaimTest]:
 
             t.detail = ("Matched points (bits: sparsity): "
                         + ", ".join(f"{b}: {s * 100:g} %" for b, s, _, _ in points)
-                        + "; matched_sparsity counts storage as 1 - bits/16.")
+                        + "; matched_sparsity counts storage as 1 - bits/16."
+                        + _storage_note(points))
             out.append(estimate_test(ctx, t, {0: curves(points)},
                                      Statistic("diff", pairs=((0, 1),)), zero_shot=True))
             if len(points) > 1:
