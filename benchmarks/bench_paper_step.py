@@ -13,11 +13,11 @@ backward, optimizer, scheduler, zero_grad, mask re-projection, exactly as
 Printed: the median step time over ``--steps`` timed steps after one warm-up step, the
 sequences per second, the achieved TFLOP/s (6 x parameters x tokens, plus attention), and the
 peak memory (CPU: the process's maximum RSS; CUDA: ``torch.cuda.max_memory_allocated``).
-Then the projected device-hours of each fine-tuning paper preset: the sum over its runs
-(expanded from the preset) of ``ceil(train examples x data_fraction / batch) x epochs``
-steps (``max_steps`` when set), times the step time measured at each length, times the
-number of options for multiple-choice tasks (each option is a sequence). Evaluation is not
-counted. Train split sizes are the datasets' published ones (:data:`TRAIN_SIZES`).
+Then the projected device-hours of each fine-tuning paper preset
+(:func:`junk_dna.runs.cost.projection_lines`: the sum over its expanded runs of their
+optimizer steps, weighted by the options of multiple-choice tasks, times 16 sequences, times
+the seconds per sequence measured at each length); ``--save`` keeps the measurement so that
+``junk-dna sweep <experiment> --preset paper --dry-run`` prints the same projection.
 Sequences are padded per batch, so the real length of a batch is its longest example: the
 512-token projection is an upper bound, the 128-token one is closer for SST-2 / CoLA /
 QQP-sized inputs.
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
+import datetime
 import platform
 import resource
 import statistics
@@ -53,6 +53,7 @@ from finetune_common import instrumented_step  # noqa: E402
 from junk_dna.pruning.config import PruningConfig  # noqa: E402
 from junk_dna.pruning.masks import compute_masks, select_prunable  # noqa: E402
 from junk_dna.pruning.transfer import MaskEnforcer  # noqa: E402
+from junk_dna.runs.cost import StepTime, projection_lines, save_step_time  # noqa: E402
 from junk_dna.runs.presets import expand_preset, load_preset  # noqa: E402
 
 #: roberta-large's published config.json (the sizes that set a step's cost).
@@ -60,13 +61,6 @@ ROBERTA_LARGE = dict(vocab_size=50265, hidden_size=1024, num_hidden_layers=24,
                      num_attention_heads=16, intermediate_size=4096,
                      max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5,
                      pad_token_id=1, bos_token_id=0, eos_token_id=2)
-#: Train split sizes (GLUE: Wang et al. 2019, table 1; WinoGrande xl: 40,398; CommonsenseQA:
-#: 9,741), by the package's task name.
-TRAIN_SIZES: dict[str, int] = {"cola": 8551, "sst2": 67349, "mrpc": 3668, "qqp": 363846,
-                               "stsb": 5749, "mnli": 392702, "qnli": 104743, "rte": 2490,
-                               "wnli": 635, "winogrande": 40398, "csqa": 9741}
-#: Options per example of the multiple-choice tasks (each a sequence in the step).
-OPTIONS: dict[str, int] = {"winogrande": 2, "csqa": 5}
 FINETUNE_EXPERIMENTS = ("true_gem", "data_adequacy", "human_gap")
 
 
@@ -137,21 +131,10 @@ def step_flops(n_params: int, batch: int, length: int, cfg: dict) -> float:
     return 6.0 * n_params * batch * length + attention * batch
 
 
-def preset_steps(experiment: str) -> tuple[int, int]:
-    """(runs, optimizer steps) of ``experiment``'s paper preset, each run's steps weighted by
-    the options per example of its task (a 5-option CSQA step costs about 5 single steps)."""
+def preset_runs(experiment: str) -> list[dict]:
+    """The expanded runs' parameters of ``experiment``'s paper preset."""
     runs = expand_preset(experiment, load_preset(experiment, "paper"), check_hub=False)
-    total = 0
-    for run in runs:
-        p = run.params
-        base = str(p["task"]).split("-")[0]
-        if base not in TRAIN_SIZES:
-            raise ValueError(f"{experiment}: no train size for task {p['task']!r}; known: "
-                             f"{sorted(TRAIN_SIZES)}")
-        n = math.ceil(TRAIN_SIZES[base] * float(p.get("data_fraction") or 1.0))
-        steps = p.get("max_steps") or math.ceil(n / int(p["batch_size"])) * int(p["epochs"])
-        total += int(steps) * OPTIONS.get(base, 1)
-    return len(runs), total
+    return [run.params for run in runs]
 
 
 def main() -> None:
@@ -162,6 +145,9 @@ def main() -> None:
     parser.add_argument("--seq-len", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--steps", type=int, default=2, help="timed steps per length")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--save", action="store_true",
+                        help="save the step times for `junk-dna sweep --dry-run` "
+                             "(junk_dna.runs.cost.step_times_path)")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: no CUDA device here; allowed: cpu")
@@ -191,18 +177,20 @@ def main() -> None:
         print(f"  median {sec:.2f} s/step = {args.batch_size / sec:.2f} sequences/s, "
               f"{flops / sec / 1e12:.3f} TFLOP/s achieved ({flops / 1e12:.2f} TFLOP/step); "
               f"peak memory so far {peak_memory_gb(args.device):.1f} GiB", flush=True)
-    print("\nprojected device-hours of the fine-tuning paper presets (training only, batch 16;"
-          " step time per sequence x 16 from the measurement above):")
-    header = "experiment        runs  steps x options" + "".join(
-        f"   hours @{length}" for length in args.seq_len)
-    print(header)
+    measured = datetime.date.today().isoformat()
+    times = [StepTime("roberta-large", args.device.split(":")[0], where,
+                      "bf16" if args.bf16 else "fp32", length, sec, measured)
+             for length, sec in per_sequence.items()]
+    if args.save:
+        for step in times:
+            path = save_step_time(step)
+        print(f"\nsaved to {path} (`junk-dna sweep ... --preset paper --dry-run` prints "
+              f"projections from it)")
+    print("\nprojected training time of the fine-tuning paper presets (batch 16):")
     for experiment in FINETUNE_EXPERIMENTS:
-        runs, steps = preset_steps(experiment)
-        hours = "".join(f"   {steps * 16 * per_sequence[length] / 3600:10.0f}"
-                        for length in args.seq_len)
-        print(f"{experiment:16s} {runs:5d}   {steps:14d}{hours}")
-    print(f"(measured on {where}, {args.device}; a different machine scales these hours by "
-          f"its step-time ratio)")
+        print(f"{experiment}:")
+        for line in projection_lines(preset_runs(experiment), times):
+            print(f"  {line}")
 
 
 if __name__ == "__main__":

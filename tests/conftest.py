@@ -7,6 +7,8 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub id fails at once instead of retrying
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# a dry run prints cost projections from saved step times: none from this machine's cache
+os.environ["JUNK_DNA_STEP_TIMES"] = os.path.join(os.path.dirname(__file__), "no-step-times")
 
 import importlib.util  # noqa: E402
 import shutil  # noqa: E402

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: their names are listed
 PACKAGES: dict[str, tuple[str, ...]] = {
     "runs": ("errors", "layout", "presets", "resources", "watchdog", "notebook", "kernels",
-             "worker", "reuse", "local", "slurm", "figures"),
+             "worker", "reuse", "cost", "local", "slurm", "figures"),
     "pruning": ("config", "selection", "masks", "series", "transfer", "calibration", "llm",
                 "quantization"),
     "models": ("resolve", "gguf_header", "encoders", "causal_lm"),

@@ -52,6 +52,10 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "reuse": [
         "reuse_shared_runs"
     ],
+    "cost": [
+        "STEP_TIMES_ENV", "STEP_TIMES_NAME", "PUBLISHED_TRAIN_SIZES", "OPTIONS", "StepTime",
+        "step_times_path", "load_step_times", "save_step_time", "run_steps", "projection_lines"
+    ],
     "local": [
         "JOBS_AUTO", "auto_layout", "SweepResult", "run_sweep", "run_sweeps"
     ],

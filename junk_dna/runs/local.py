@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from junk_dna.experiments import Experiment, experiment_names, same_protocol
+from junk_dna.runs.cost import projection_lines
 from junk_dna.runs.errors import RunFolderError, SweepError
 from junk_dna.runs.kernels import KernelPool
 from junk_dna.runs.layout import (
@@ -299,3 +300,5 @@ def _print_plan(exp: Experiment, spec: Preset, runs: list[Run], root: Path,
     todo = len(runs) - result.skipped
     print(f"{len(runs)} runs: {result.skipped} done, {todo} to do (dry run, nothing executed)",
           file=out)
+    for line in projection_lines([run.params for run in runs]):
+        print(line, file=out)
