@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from junk_dna.results.records import atomic_write_text
+from junk_dna.runs.cost import projection_lines
 from junk_dna.runs.errors import RunFolderError, SubmissionError, SweepError
 from junk_dna.runs.layout import (
     DEFAULT_RUNS_DIR,
@@ -966,6 +967,8 @@ def _print_plan(result: SlurmSweepResult, plan: SlurmPlan, notebook: str, out: I
     todo = sum(len(ids) for ids in result.arrays)
     print(f"{result.total} runs: {result.skipped} done, {len(plan.in_flight)} in flight, "
           f"{todo} to submit in {n} job array(s) (dry run, nothing submitted)", file=out)
+    for line in projection_lines([run.params for run in plan.todo]):
+        print(line, file=out)
 
 
 def _ended_words(state: str | None) -> str:

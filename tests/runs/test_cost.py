@@ -20,6 +20,7 @@ from junk_dna.runs.cost import (
     save_step_time,
 )
 from junk_dna.runs.presets import expand_preset, load_preset
+from junk_dna.runs.slurm import CLUSTER_ENV
 
 GPU = StepTime("roberta-large", "cuda", "NVIDIA H200", "bf16", 512, 0.01, "2026-12-02")
 
@@ -81,3 +82,8 @@ def test_the_dry_run_prints_the_projection_from_saved_step_times(
     assert "projected training time of 408 roberta-large runs" in out
     assert "cuda-hours at 512 tokens per sequence (bf16, NVIDIA H200" in out
     assert json.loads(saved.read_text())[0]["model"] == "roberta-large"
+    # the SLURM executor's dry run: the same projection for the runs it would submit
+    # (submitit's local cluster: no SLURM client needed for a dry run here)
+    monkeypatch.setenv(CLUSTER_ENV, "local")
+    assert main([*argv, "--executor", "slurm"]) == 0
+    assert "projected training time of 408 roberta-large runs" in capsys.readouterr().out
