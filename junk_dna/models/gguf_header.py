@@ -39,8 +39,15 @@ def _read(f: BinaryIO, fmt: str) -> int | float | bool:
     return struct.unpack(fmt, data)[0]
 
 
+def _left(f: BinaryIO) -> int:
+    """Bytes left in ``f`` after its position."""
+    return os.fstat(f.fileno()).st_size - f.tell()
+
+
 def _string(f: BinaryIO) -> str:
     n = int(_read(f, "<Q"))
+    if n > _left(f):  # a damaged length: never allocate or read past the file
+        raise ValueError(f"{getattr(f, 'name', 'GGUF file')}: truncated GGUF header")
     data = f.read(n)
     if len(data) != n:
         raise ValueError(f"{getattr(f, 'name', 'GGUF file')}: truncated GGUF header")
@@ -55,8 +62,13 @@ def _value(f: BinaryIO, vtype: int, keep: bool) -> object:
         return _string(f)
     if vtype == _ARRAY:
         etype, count = int(_read(f, "<I")), int(_read(f, "<Q"))
+        if count > _left(f):  # every element takes at least one byte
+            raise ValueError(f"{getattr(f, 'name', 'GGUF file')}: truncated GGUF header")
         if not keep and etype in _SCALARS:  # fixed size: seek over it
-            f.seek(count * struct.calcsize(_SCALARS[etype]), os.SEEK_CUR)
+            size = count * struct.calcsize(_SCALARS[etype])
+            if size > _left(f):
+                raise ValueError(f"{getattr(f, 'name', 'GGUF file')}: truncated GGUF header")
+            f.seek(size, os.SEEK_CUR)
             return None
         if not keep:  # variable size (strings, nested arrays): read over it
             for _ in range(count):

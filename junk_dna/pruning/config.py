@@ -359,7 +359,14 @@ def pruned_storage_bits(sparsity: float, base_bits: int = 16,
 def storage_matched_sparsity(storage_bits: float, base_bits: int = 16,
                              index_bits: float = MASK_BITS_PER_WEIGHT) -> float:
     """The pruning sparsity whose :func:`pruned_storage_bits` equals ``storage_bits`` (e.g. an
-    RTN model's bits per weight with its scales), clipped to [0, 1]."""
+    RTN model's bits per weight with its scales), clipped to [0, 1].
+
+    Raises:
+        ValueError: ``storage_bits`` not a finite number, or ``base_bits`` not positive.
+    """
+    if not math.isfinite(float(storage_bits)) or base_bits <= 0:
+        raise ValueError(f"storage_bits {storage_bits!r} must be finite and base_bits "
+                         f"{base_bits!r} positive")
     return min(1.0, max(0.0, 1.0 - (float(storage_bits) - index_bits) / base_bits))
 
 

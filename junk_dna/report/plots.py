@@ -482,7 +482,7 @@ def _facets(tidy: pd.DataFrame, title: str, *, palette: Any, ylabel: str, panel_
     grid.set_titles(template="{col_name}", col_template="{col_name}", size=8)
     fig = grid.figure
     ref = float(data["reference"].iloc[0]) if "reference" in data else 100.0
-    for ax, sub in _panel_data(grid, data, panels, row_order):
+    for ax, sub, grid_row in _panel_data(grid, data, panels, row_order):
         ax.axhline(ref, color=DENSE_STYLE["color"], linestyle="--", zorder=2, gid="dense")
         half = sub["dense_ci"].max()
         if np.isfinite(half):
@@ -490,8 +490,10 @@ def _facets(tidy: pd.DataFrame, title: str, *, palette: Any, ylabel: str, panel_
                        linewidth=0, zorder=1, gid="dense_ci")
         if sub["normalized"].isna().all():
             ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", color="gray")
-        row = sub["row"].iloc[0] if len(sub) else None
-        same_row = data[data["row"] == row] if row is not None else data
+        # the panel's pattern: its grid row, else (one row of panels) that of its data
+        row = grid_row if grid_row is not None else (sub["row"].iloc[0] if len(sub) else None)
+        same_row = (data if row is None and not len(sub) else
+                    data[data["row"].isna()] if pd.isna(row) else data[data["row"] == row])
         ticks = same_row.dropna(subset=["x"]).groupby("x")["tick"].agg(
             lambda t: max(t, key=len))  # shared by the panels of one pattern
         ax.set_xticks(list(ticks.index), list(ticks), fontsize=7,
@@ -545,16 +547,16 @@ def _pyplot() -> tuple[Any, Any]:
     return plt, sns
 
 
-def _panel_data(grid: Any, data: pd.DataFrame, panels: list[str],
-                row_order: list[str] | None) -> list[tuple[Any, pd.DataFrame]]:
-    """(axes, rows drawn on it) for every panel of ``grid``."""
+def _panel_data(grid: Any, data: pd.DataFrame, panels: list[str], row_order: list[str] | None
+                ) -> list[tuple[Any, pd.DataFrame, str | None]]:
+    """(axes, rows drawn on it, its grid row or None) for every panel of ``grid``."""
     out = []
     for i, row in enumerate(row_order or [None]):
         for j, panel in enumerate(panels):
             mask = data["panel"] == panel
             if row is not None:
                 mask &= data["row"] == row
-            out.append((grid.axes[i, j], data[mask]))
+            out.append((grid.axes[i, j], data[mask], row))
     return out
 
 

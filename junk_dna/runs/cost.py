@@ -92,14 +92,16 @@ def save_step_time(step: StepTime, path: str | os.PathLike[str] | None = None) -
 
 def run_steps(params: Mapping[str, Any]) -> int | None:
     """Optimizer steps of one fine-tuning run, weighted by the sequences per example (options
-    of a multiple-choice task); ``None`` when they cannot be counted (no batch size or epochs,
-    a task without a published size and no ``max_steps``)."""
+    of a multiple-choice task); ``None`` when they cannot be counted (no batch size; no
+    ``max_steps`` and no epochs or no published size of the task)."""
     task = str(params.get("task") or "").removesuffix("-embedded")
     weight = OPTIONS.get(task, 1)
+    batch, epochs = params.get("batch_size"), params.get("epochs")
+    if not batch:
+        return None
     if params.get("max_steps"):
         return int(params["max_steps"]) * weight
-    batch, epochs = params.get("batch_size"), params.get("epochs")
-    if task not in PUBLISHED_TRAIN_SIZES or not batch or not epochs:
+    if task not in PUBLISHED_TRAIN_SIZES or not epochs:
         return None
     n = math.ceil(PUBLISHED_TRAIN_SIZES[task] * float(params.get("data_fraction") or 1.0))
     return math.ceil(n / int(batch)) * int(epochs) * weight
@@ -123,8 +125,8 @@ def projection_lines(params: Sequence[Mapping[str, Any]],
         total = sum(s for s, _ in counted)
         left = len(mine) - len(counted)
         out.append(f"projected training time of {len(counted)} {model} runs ({total:,} "
-                   f"optimizer steps, {sequences:,} sequences"
-                   + (f"; {left} runs not counted: no published train size" if left else "")
+                   f"optimizer steps x options, {sequences:,} sequences"
+                   + (f"; {left} runs not counted: no step count" if left else "")
                    + "), from measured steps:")
         for t in measured:
             hours = sequences * t.seconds_per_sequence / 3600

@@ -300,5 +300,6 @@ def _print_plan(exp: Experiment, spec: Preset, runs: list[Run], root: Path,
     todo = len(runs) - result.skipped
     print(f"{len(runs)} runs: {result.skipped} done, {todo} to do (dry run, nothing executed)",
           file=out)
-    for line in projection_lines([run.params for run in runs]):
+    for line in projection_lines([run.params for run, state in zip(runs, states, strict=True)
+                                  if state != DONE]):
         print(line, file=out)

@@ -373,31 +373,39 @@ def _states_of(tool: str, args: list[str], ids: set[str], timeout_s: float,
     listed = {}
     for line in proc.stdout.splitlines():
         field_, _, state = line.strip().partition("|")
-        for job in expand_job_ids(field_):
-            if job in ids and state:
-                listed[job] = base_state(state)
+        for job in expand_job_ids(field_, ids) if state else ():
+            listed[job] = base_state(state)
     return listed
 
 
 _TASK_RANGE = re.compile(r"^(\d+)_\[([^\]]+)\]$")
 
 
-def expand_job_ids(field_: str) -> list[str]:
-    """The job ids a ``squeue``/``sacct`` job-id field stands for: ``"12"`` and ``"12_3"``
-    themselves; a group of array tasks that never started, ``"12_[3-5,8%2]"``, each task
-    (``12_3``, ``12_4``, ``12_5``, ``12_8``; ``%2`` is the array's throttle). An unparsable
-    range gives ``[]`` (nothing is matched, never a wrong job)."""
+def expand_job_ids(field_: str, among: Iterable[str]) -> list[str]:
+    """The ids of ``among`` that a ``squeue``/``sacct`` job-id field stands for: ``"12"`` and
+    ``"12_3"`` themselves; a group of array tasks that never started, ``"12_[3-5,8%2]"``,
+    each of its tasks (``12_3``, ``12_4``, ``12_5``, ``12_8``; ``%2`` is the array's throttle),
+    tested against ``among`` without listing the range. A malformed group (an empty or
+    reversed range, not digits) matches nothing, never a wrong job."""
+    wanted = set(among)
     match = _TASK_RANGE.match(field_)
     if match is None:
-        return [field_]
+        return [field_] if field_ in wanted else []
     job, spec = match.group(1), match.group(2).split("%", 1)[0]
-    tasks: list[str] = []
+    ranges = []
     for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        if not lo.isdigit() or (hi and not hi.isdigit()):
+        lo, dash, hi = part.partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()):
             return []
-        tasks.extend(f"{job}_{t}" for t in range(int(lo), int(hi or lo) + 1))
-    return tasks
+        ranges.append((int(lo), int(hi) if dash else int(lo)))
+        if ranges[-1][0] > ranges[-1][1]:
+            return []
+    out = []
+    for jid in sorted(wanted):
+        head, _, task = jid.partition("_")
+        if head == job and task.isdigit() and any(lo <= int(task) <= hi for lo, hi in ranges):
+            out.append(jid)
+    return out
 
 
 def squeue_states(job_ids: Iterable[str], *, timeout_s: float = 60.0) -> dict[str, str]:

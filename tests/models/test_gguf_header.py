@@ -96,6 +96,20 @@ def test_bad_files_are_named(tmp_path, written):
     truncated.write_bytes(written.read_bytes()[:60])
     with pytest.raises(ValueError, match="truncated GGUF header"):
         gguf_metadata(truncated)
+    # damaged lengths (a string of 2^64 - 1 or 2^40 bytes, an array of 2^62 elements) are
+    # refused as truncated, never allocated or read
+    head = b"GGUF" + (3).to_bytes(4, "little") + bytes(8) + (1).to_bytes(8, "little")
+    for n in (2**64 - 1, 2**40):
+        bad = tmp_path / f"long-{n}.gguf"
+        bad.write_bytes(head + n.to_bytes(8, "little") + b"key")
+        with pytest.raises(ValueError, match="truncated GGUF header"):
+            gguf_metadata(bad)
+    key = (3).to_bytes(8, "little") + b"key"
+    array = bad.with_name("array.gguf")
+    array.write_bytes(head + key + (9).to_bytes(4, "little") + (4).to_bytes(4, "little")
+                      + (2**62).to_bytes(8, "little"))
+    with pytest.raises(ValueError, match="truncated GGUF header"):
+        gguf_metadata(array)
     future = tmp_path / "future.gguf"
     future.write_bytes(b"GGUF" + (99).to_bytes(4, "little") + bytes(16))
     with pytest.raises(ValueError, match=r"GGUF version 99; known: \[2, 3\]"):

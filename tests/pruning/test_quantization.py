@@ -136,6 +136,8 @@ def test_storage_bits_count_scales_zero_points_and_the_mask():
     assert storage_matched_sparsity(20.0) == 0.0 and storage_matched_sparsity(0.5) == 1.0
     with pytest.raises(ValueError, match="outside"):
         pruned_storage_bits(1.5)
+    with pytest.raises(ValueError, match="must be finite"):
+        storage_matched_sparsity(float("nan"))
 
 
 def test_quantize_is_deterministic():

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from junk_dna.cli import main
+from junk_dna.results.records import write_record
 from junk_dna.runs.cost import (
     PUBLISHED_TRAIN_SIZES,
     STEP_TIMES_ENV,
@@ -35,6 +36,7 @@ def test_run_steps_count_steps_and_options() -> None:
     assert run_steps({**base, "task": "csqa-embedded", "max_steps": 10}) == 50
     assert run_steps({**base, "task": "mytask"}) is None  # no published size
     assert run_steps({"task": "qnli"}) is None
+    assert run_steps({"task": "sst2", "max_steps": 10}) is None  # no batch size
     assert set(PUBLISHED_TRAIN_SIZES) >= {"sst2", "cola", "qqp", "stsb", "qnli", "rte", "mnli",
                                           "winogrande", "csqa"}
 
@@ -59,7 +61,7 @@ def test_projection_of_a_paper_preset() -> None:
     steps = sum(run_steps(p) for p in params)
     (head, line) = projection_lines(params, [GPU])
     assert head.startswith(f"projected training time of {len(params)} roberta-large runs "
-                           f"({steps:,} optimizer steps, {steps * 16:,} sequences)")
+                           f"({steps:,} optimizer steps x options, {steps * 16:,} sequences)")
     assert line.strip() == (f"{steps * 16 * 0.01 / 3600:,.0f} cuda-hours at 512 tokens per "
                             "sequence (bf16, NVIDIA H200, measured 2026-12-02)")
     assert projection_lines(params, []) == []  # no measurement, no projection
@@ -80,10 +82,20 @@ def test_the_dry_run_prints_the_projection_from_saved_step_times(
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "projected training time of 408 roberta-large runs" in out
+    # runs already done are not projected again
+    runs = expand_preset("human_gap", load_preset("human_gap", "paper"), check_hub=False)
+    for run in runs[:8]:
+        write_record(tmp_path / "runs" / "human_gap" / run.run_id,
+                     {"experiment": "human_gap", "run_id": run.run_id, "status": "ok",
+                      "params": run.params, "final": {"last": {}, "best": {}}})
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "408 runs: 8 done" in out, out[-500:]
+    assert "projected training time of 400 roberta-large runs" in out
     assert "cuda-hours at 512 tokens per sequence (bf16, NVIDIA H200" in out
     assert json.loads(saved.read_text())[0]["model"] == "roberta-large"
     # the SLURM executor's dry run: the same projection for the runs it would submit
     # (submitit's local cluster: no SLURM client needed for a dry run here)
     monkeypatch.setenv(CLUSTER_ENV, "local")
     assert main([*argv, "--executor", "slurm"]) == 0
-    assert "projected training time of 408 roberta-large runs" in capsys.readouterr().out
+    assert "projected training time of 400 roberta-large runs" in capsys.readouterr().out

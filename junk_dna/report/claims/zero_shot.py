@@ -269,8 +269,9 @@ def _storage_note(points: list) -> str:
         parts.append(f"{bits} bits: RTN {float(stored):.3g} vs pruning "
                      f"{pruned_storage_bits(s):.3g} (equal storage at "
                      f"{storage_matched_sparsity(float(stored)) * 100:.3g} %)")
-    return (" With the overheads counted (bits per weight; RTN: a 16-bit scale and zero point "
-            "per row or group; pruning: a 1-bit mask): " + ", ".join(parts)
+    return (" With the overheads counted (bits per weight; RTN: a 16-bit scale, and a 16-bit "
+            "zero point when asymmetric, per row or group; pruning: a 1-bit mask): "
+            + ", ".join(parts)
             + "; where pruning stores more, the matched comparison favours pruning.")
 
 

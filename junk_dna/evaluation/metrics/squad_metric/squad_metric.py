@@ -9,7 +9,8 @@ remove the articles a/an/the, collapse whitespace).
 
 ``containment`` is the test of the paper's original TriviaQA code: a prediction is right when
 its normalized text contains a normalized alias as a substring (a sentence such as "The capital
-is Paris." counts for "Paris"), except that a prediction empty after normalization is wrong
+is Paris." counts for "Paris"; so does a match inside a word, "comparison" for "paris", as in
+the original), except that a prediction empty after normalization is wrong
 (the original counted it as right) and an alias empty after normalization matches nothing.
 
 Deliberate differences from the hub's ``squad`` script: scores are fractions in [0, 1] (not
