@@ -482,10 +482,20 @@ def _facets(tidy: pd.DataFrame, title: str, *, palette: Any, ylabel: str, panel_
     grid.set_titles(template="{col_name}", col_template="{col_name}", size=8)
     fig = grid.figure
     ref = float(data["reference"].iloc[0]) if "reference" in data else 100.0
+    per_curve_bands = False
     for ax, sub, grid_row in _panel_data(grid, data, panels, row_order):
         ax.axhline(ref, color=DENSE_STYLE["color"], linestyle="--", zorder=2, gid="dense")
-        half = sub["dense_ci"].max()
-        if np.isfinite(half):
+        # one band when the panel's curves share their dense interval, else one band per
+        # curve in its colour (conditions or data fractions with their own dense model)
+        halves = sub.groupby("curve", sort=False)["dense_ci"].max()
+        halves = halves[np.isfinite(halves)]
+        if len(halves) and float(halves.max() - halves.min()) > 1e-9:
+            per_curve_bands = True
+            for curve, half in halves.sort_values(ascending=False).items():
+                ax.axhspan(ref - half, ref + half, color=palette[curve], alpha=0.08,
+                           linewidth=0, zorder=1, gid="dense_ci")
+        elif len(halves):
+            half = float(halves.max())
             ax.axhspan(ref - half, ref + half, color=DENSE_STYLE["color"], alpha=0.1,
                        linewidth=0, zorder=1, gid="dense_ci")
         if sub["normalized"].isna().all():
@@ -514,7 +524,11 @@ def _facets(tidy: pd.DataFrame, title: str, *, palette: Any, ylabel: str, panel_
                 for k in style_order if len(style_order) > 1]
     handles += [plt.Line2D([], [], color=DENSE_STYLE["color"], linestyle="--",
                            label=f"{DENSE_STYLE['label'] if rows else 'dense model'} (= {ref:g})")]
-    if np.isfinite(data["dense_ci"]).any():
+    if per_curve_bands:
+        handles.append(plt.Rectangle((0, 0), 1, 1, color="gray", alpha=0.15,
+                                     label="dense 95% CI per curve, in its colour "
+                                           "(binomial, test n)"))
+    elif np.isfinite(data["dense_ci"]).any():
         handles.append(plt.Rectangle((0, 0), 1, 1, color=DENSE_STYLE["color"], alpha=0.1,
                                      label="dense 95% CI (binomial, test n)"))
     if n_seeds > 1:

@@ -202,3 +202,24 @@ def test_unstructured_and_nm_panels_keep_their_own_ticks():
                 for ax in fig.axes if ax.get_title()}
     assert by_title == {"Magnitude": ["10", "30", "50"], "Magnitude [N:M]": ["6:8", "4:8"]}
     assert "factoid (containment)" in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def test_conditions_with_their_own_dense_model_get_their_own_band():
+    """context_length's open- and closed-book dense scores differ, so does the binomial
+    interval of each: one band per curve, in its colour, each symmetric around 100."""
+    from matplotlib.colors import to_rgb
+
+    fig = zero_shot_figure(collect(PILOT / "context_length"))
+    table = figure_table(fig)
+    for ax in (a for a in fig.axes if a.get_title()):
+        bands = [p for p in ax.patches if p.get_gid() == "dense_ci"]
+        halves = sorted(round(b.get_height() / 2, 9) for b in bands)
+        assert len(bands) == 2 and halves[0] < halves[1], halves
+        for b in bands:
+            assert b.get_y() + b.get_height() / 2 == pytest.approx(100)
+        colours = {to_rgb(line.get_color()) for line in ax.get_lines() if line.get_gid() != "dense"}
+        assert {to_rgb(b.get_facecolor()[:3]) for b in bands} <= colours
+    expected = sorted(round(h, 9) for h in table.groupby("curve")["dense_ci"].max())
+    assert halves == expected  # the last panel's bands are the table's intervals
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "dense 95% CI per curve, in its colour (binomial, test n)" in labels
