@@ -53,8 +53,9 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
         "reuse_shared_runs"
     ],
     "cost": [
-        "STEP_TIMES_ENV", "STEP_TIMES_NAME", "PUBLISHED_TRAIN_SIZES", "OPTIONS", "StepTime",
-        "step_times_path", "load_step_times", "save_step_time", "run_steps", "projection_lines"
+        "STEP_TIMES_ENV", "STEP_TIMES_NAME", "PUBLISHED_TRAIN_SIZES", "StepTime",
+        "step_times_path", "load_step_times", "save_step_time", "sequences_per_example",
+        "run_steps", "projection_lines"
     ],
     "local": [
         "JOBS_AUTO", "auto_layout", "SweepResult", "run_sweep", "run_sweeps"

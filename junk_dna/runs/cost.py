@@ -9,9 +9,9 @@ device-hours (:func:`projection_lines`); nothing is printed without a measuremen
 A run's optimizer steps: its ``max_steps`` when set, else ``ceil(train examples x
 data_fraction / batch_size) x epochs``, with the train split sizes of
 :data:`PUBLISHED_TRAIN_SIZES` (tasks not listed are not projected); a multiple-choice step
-scores :data:`OPTIONS` sequences per example. Training only (evaluation is not counted);
-sequences are padded per batch, so a projection at the preset's ``max_length`` is an upper
-bound.
+scores one sequence per option (:func:`sequences_per_example`). Training only (evaluation
+is not counted); sequences are padded per batch, so a projection at the preset's
+``max_length`` is an upper bound.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from junk_dna.data.glue_tasks import get_task
 from junk_dna.models.causal_lm import default_cache_root
 from junk_dna.results.records import atomic_write_text
 
@@ -35,8 +36,6 @@ STEP_TIMES_NAME = "step_times.json"
 PUBLISHED_TRAIN_SIZES: dict[str, int] = {
     "cola": 8551, "sst2": 67349, "mrpc": 3668, "qqp": 363846, "stsb": 5749, "mnli": 392702,
     "qnli": 104743, "rte": 2490, "wnli": 635, "winogrande": 40398, "csqa": 9741}
-#: Sequences per example of the multiple-choice tasks (one per option).
-OPTIONS: dict[str, int] = {"winogrande": 2, "csqa": 5}
 
 
 @dataclass(frozen=True)
@@ -90,12 +89,23 @@ def save_step_time(step: StepTime, path: str | os.PathLike[str] | None = None) -
     return file
 
 
+def sequences_per_example(task: str) -> int:
+    """Sequences a training example puts through the model: its options for a task with a
+    multiple-choice head (the task registry's ``num_labels``), else 1 (also for a task the
+    registry does not know)."""
+    try:
+        spec = get_task(task)
+    except ValueError:
+        return 1
+    return spec.num_labels if spec.head == "multiple_choice" else 1
+
+
 def run_steps(params: Mapping[str, Any]) -> int | None:
     """Optimizer steps of one fine-tuning run, weighted by the sequences per example (options
     of a multiple-choice task); ``None`` when they cannot be counted (no batch size; no
     ``max_steps`` and no epochs or no published size of the task)."""
     task = str(params.get("task") or "").removesuffix("-embedded")
-    weight = OPTIONS.get(task, 1)
+    weight = sequences_per_example(task)
     batch, epochs = params.get("batch_size"), params.get("epochs")
     if not batch:
         return None

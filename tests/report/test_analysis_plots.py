@@ -223,3 +223,6 @@ def test_conditions_with_their_own_dense_model_get_their_own_band():
     assert halves == expected  # the last panel's bands are the table's intervals
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "dense 95% CI per curve, in its colour (binomial, test n)" in labels
+    import matplotlib.pyplot as plt
+
+    plt.close("all")  # the figures of this module's tests
